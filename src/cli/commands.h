@@ -1,0 +1,8 @@
+/* The cmlx subcommands: each is `int cmd_NAME(int argc, char **argv)` in src/cli/cmd_NAME.c,
+ * returning the process exit code (argv[0] is the subcommand's name). */
+#ifndef CMLX_CLI_COMMANDS_H
+#define CMLX_CLI_COMMANDS_H
+
+int cmd_tokenize(int argc, char **argv);
+
+#endif
