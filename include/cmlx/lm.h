@@ -6,5 +6,6 @@
 #include "cmlx/error.h"
 #include "cmlx/lm_tokenizer.h"
 #include "cmlx/lm_template.h"
+#include "cmlx/lm_hub.h"
 
 #endif

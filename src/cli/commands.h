@@ -4,5 +4,6 @@
 #define CMLX_CLI_COMMANDS_H
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_manage(int argc, char **argv);
 
 #endif

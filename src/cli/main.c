@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"tokenize", cmd_tokenize, "encode text to token ids (or --decode ids) with a model's tokenizer"},
+    {"manage", cmd_manage, "scan or delete models in the Hugging Face cache"},
 };
 
 static void usage(FILE *f) {
