@@ -1,0 +1,12 @@
+/* cmlx: the umbrella header of the array framework (mx_). */
+#ifndef CMLX_CMLX_H
+#define CMLX_CMLX_H
+
+#include "cmlx/array.h"
+#include "cmlx/custom.h"
+#include "cmlx/error.h"
+#include "cmlx/memory.h"
+#include "cmlx/ops.h"
+#include "cmlx/stream.h"
+
+#endif

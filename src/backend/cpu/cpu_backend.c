@@ -1,0 +1,31 @@
+/* The CPU back end: its kernel table. Add a kernel here when its family file exists. */
+#include "backend/cpu/kernels.h"
+
+static const mx_kernel_fn cpu_kernels[MX_PRIM_COUNT] = {
+    [MX_PRIM_ARANGE] = cpu_arange,
+    [MX_PRIM_UNARY] = cpu_unary,
+    [MX_PRIM_BINARY] = cpu_binary,
+    [MX_PRIM_WHERE] = cpu_where,
+    [MX_PRIM_ASTYPE] = cpu_astype,
+    [MX_PRIM_COPY] = cpu_copy,
+    [MX_PRIM_RESHAPE] = cpu_reshape,
+    [MX_PRIM_TRANSPOSE] = cpu_transpose,
+    [MX_PRIM_SLICE] = cpu_slice,
+    [MX_PRIM_BROADCAST] = cpu_broadcast,
+    [MX_PRIM_CUSTOM] = cpu_custom,
+};
+
+static int cpu_available(void) { return 1; }
+
+static int cpu_synchronize(mx_stream s) {
+    (void)s;
+    return 0;
+}
+
+const mx_backend mx_cpu_backend = {
+    .name = "CPU",
+    .device = MX_CPU,
+    .kernels = cpu_kernels,
+    .available = cpu_available,
+    .synchronize = cpu_synchronize,
+};

@@ -1,0 +1,19 @@
+/* CPU kernels, one family per file; each is listed in cpu_backend.c's table. */
+#ifndef CMLX_CPU_KERNELS_H
+#define CMLX_CPU_KERNELS_H
+
+#include "backend/backend.h"
+
+int cpu_arange(const mx_kernel_ctx *c);
+int cpu_unary(const mx_kernel_ctx *c);
+int cpu_binary(const mx_kernel_ctx *c);
+int cpu_where(const mx_kernel_ctx *c);
+int cpu_astype(const mx_kernel_ctx *c);
+int cpu_copy(const mx_kernel_ctx *c);
+int cpu_reshape(const mx_kernel_ctx *c);
+int cpu_transpose(const mx_kernel_ctx *c);
+int cpu_slice(const mx_kernel_ctx *c);
+int cpu_broadcast(const mx_kernel_ctx *c);
+int cpu_custom(const mx_kernel_ctx *c);
+
+#endif

@@ -1,0 +1,191 @@
+/* dtype traits, MLX's promotion lattice, and element conversions. */
+#include "core/dtype.h"
+
+#include <math.h>
+
+static const struct {
+    const char *name;
+    size_t size;
+    char kind; /* b, u, i, f */
+} traits[MX_DTYPE_COUNT] = {
+    [MX_BOOL] = {"bool", 1, 'b'},         [MX_UINT8] = {"uint8", 1, 'u'},
+    [MX_UINT16] = {"uint16", 2, 'u'},     [MX_UINT32] = {"uint32", 4, 'u'},
+    [MX_UINT64] = {"uint64", 8, 'u'},     [MX_INT8] = {"int8", 1, 'i'},
+    [MX_INT16] = {"int16", 2, 'i'},       [MX_INT32] = {"int32", 4, 'i'},
+    [MX_INT64] = {"int64", 8, 'i'},       [MX_FLOAT16] = {"float16", 2, 'f'},
+    [MX_BFLOAT16] = {"bfloat16", 2, 'f'}, [MX_FLOAT32] = {"float32", 4, 'f'},
+    [MX_FLOAT64] = {"float64", 8, 'f'},
+};
+
+size_t mx_dtype_size(mx_dtype t) { return (unsigned)t < MX_DTYPE_COUNT ? traits[t].size : 0; }
+const char *mx_dtype_name(mx_dtype t) { return (unsigned)t < MX_DTYPE_COUNT ? traits[t].name : "invalid"; }
+int mx_dtype_is_float(mx_dtype t) { return (unsigned)t < MX_DTYPE_COUNT && traits[t].kind == 'f'; }
+int mx_dtype_is_integer(mx_dtype t) {
+    return (unsigned)t < MX_DTYPE_COUNT && (traits[t].kind == 'u' || traits[t].kind == 'i');
+}
+int mx_dtype_is_signed(mx_dtype t) {
+    return (unsigned)t < MX_DTYPE_COUNT && (traits[t].kind == 'i' || traits[t].kind == 'f');
+}
+
+/* MLX's promotion table (mlx/dtype.cpp), rows/cols in enum order:
+ * b u8 u16 u32 u64 i8 i16 i32 i64 f16 bf16 f32 f64 */
+#define B MX_BOOL
+#define U8 MX_UINT8
+#define U16 MX_UINT16
+#define U32 MX_UINT32
+#define U64 MX_UINT64
+#define I8 MX_INT8
+#define I16 MX_INT16
+#define I32 MX_INT32
+#define I64 MX_INT64
+#define F16 MX_FLOAT16
+#define BF MX_BFLOAT16
+#define F32 MX_FLOAT32
+#define F64 MX_FLOAT64
+static const mx_dtype promotion[MX_DTYPE_COUNT][MX_DTYPE_COUNT] = {
+    /* b   */ {B, U8, U16, U32, U64, I8, I16, I32, I64, F16, BF, F32, F64},
+    /* u8  */ {U8, U8, U16, U32, U64, I16, I16, I32, I64, F16, BF, F32, F64},
+    /* u16 */ {U16, U16, U16, U32, U64, I32, I32, I32, I64, F16, BF, F32, F64},
+    /* u32 */ {U32, U32, U32, U32, U64, I64, I64, I64, I64, F16, BF, F32, F64},
+    /* u64 */ {U64, U64, U64, U64, U64, F32, F32, F32, F32, F16, BF, F32, F64},
+    /* i8  */ {I8, I16, I32, I64, F32, I8, I16, I32, I64, F16, BF, F32, F64},
+    /* i16 */ {I16, I16, I32, I64, F32, I16, I16, I32, I64, F16, BF, F32, F64},
+    /* i32 */ {I32, I32, I32, I64, F32, I32, I32, I32, I64, F16, BF, F32, F64},
+    /* i64 */ {I64, I64, I64, I64, F32, I64, I64, I64, I64, F16, BF, F32, F64},
+    /* f16 */ {F16, F16, F16, F16, F16, F16, F16, F16, F16, F16, F32, F32, F64},
+    /* bf  */ {BF, BF, BF, BF, BF, BF, BF, BF, BF, F32, BF, F32, F64},
+    /* f32 */ {F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F64},
+    /* f64 */ {F64, F64, F64, F64, F64, F64, F64, F64, F64, F64, F64, F64, F64},
+};
+
+mx_dtype mx_promote_types(mx_dtype a, mx_dtype b) { return promotion[a][b]; }
+
+double mx_load_double(const void *p, mx_dtype t, int64_t i) {
+    switch (t) {
+    case MX_BOOL: return ((const uint8_t *)p)[i] != 0;
+    case MX_UINT8: return ((const uint8_t *)p)[i];
+    case MX_UINT16: return ((const uint16_t *)p)[i];
+    case MX_UINT32: return ((const uint32_t *)p)[i];
+    case MX_UINT64: return (double)((const uint64_t *)p)[i];
+    case MX_INT8: return ((const int8_t *)p)[i];
+    case MX_INT16: return ((const int16_t *)p)[i];
+    case MX_INT32: return ((const int32_t *)p)[i];
+    case MX_INT64: return (double)((const int64_t *)p)[i];
+    case MX_FLOAT16: return mx_f16_to_f32(((const uint16_t *)p)[i]);
+    case MX_BFLOAT16: return mx_bf16_to_f32(((const uint16_t *)p)[i]);
+    case MX_FLOAT32: return ((const float *)p)[i];
+    case MX_FLOAT64: return ((const double *)p)[i];
+    default: return NAN;
+    }
+}
+
+int64_t mx_load_int(const void *p, mx_dtype t, int64_t i) {
+    switch (t) {
+    case MX_BOOL: return ((const uint8_t *)p)[i] != 0;
+    case MX_UINT8: return ((const uint8_t *)p)[i];
+    case MX_UINT16: return ((const uint16_t *)p)[i];
+    case MX_UINT32: return ((const uint32_t *)p)[i];
+    case MX_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    case MX_INT8: return ((const int8_t *)p)[i];
+    case MX_INT16: return ((const int16_t *)p)[i];
+    case MX_INT32: return ((const int32_t *)p)[i];
+    case MX_INT64: return ((const int64_t *)p)[i];
+    default: {
+        double d = mx_load_double(p, t, i);
+        if (!(d == d)) return 0;
+        if (d >= 9.2233720368547758e18) return INT64_MAX;
+        if (d <= -9.2233720368547758e18) return INT64_MIN;
+        return (int64_t)d;
+    }
+    }
+}
+
+/* Float to integer as C casts do, but defined for out-of-range values (saturate; NaN -> 0)
+ * so that UBSan stays quiet and results are the same on every machine. */
+static int64_t sat_i64(double v, double lo, double hi) {
+    if (!(v == v)) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return (int64_t)hi;
+    return (int64_t)v;
+}
+
+void mx_store_double(void *p, mx_dtype t, int64_t i, double v) {
+    switch (t) {
+    case MX_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case MX_UINT8: ((uint8_t *)p)[i] = (uint8_t)sat_i64(v, 0, 255); break;
+    case MX_UINT16: ((uint16_t *)p)[i] = (uint16_t)sat_i64(v, 0, 65535); break;
+    case MX_UINT32: ((uint32_t *)p)[i] = (uint32_t)sat_i64(v, 0, 4294967295.0); break;
+    case MX_UINT64:
+        ((uint64_t *)p)[i] = !(v == v) || v <= 0 ? 0 : v >= 1.8446744073709552e19 ? UINT64_MAX : (uint64_t)v;
+        break;
+    case MX_INT8: ((int8_t *)p)[i] = (int8_t)sat_i64(v, -128, 127); break;
+    case MX_INT16: ((int16_t *)p)[i] = (int16_t)sat_i64(v, -32768, 32767); break;
+    case MX_INT32: ((int32_t *)p)[i] = (int32_t)sat_i64(v, -2147483648.0, 2147483647.0); break;
+    case MX_INT64:
+        ((int64_t *)p)[i] = !(v == v) ? 0 : v >= 9.2233720368547758e18 ? INT64_MAX
+                                          : v <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v;
+        break;
+    case MX_FLOAT16: ((uint16_t *)p)[i] = mx_f32_to_f16((float)v); break;
+    case MX_BFLOAT16: ((uint16_t *)p)[i] = mx_f32_to_bf16((float)v); break;
+    case MX_FLOAT32: ((float *)p)[i] = (float)v; break;
+    case MX_FLOAT64: ((double *)p)[i] = v; break;
+    default: break;
+    }
+}
+
+void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
+    switch (t) {
+    case MX_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case MX_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case MX_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case MX_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
+    case MX_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
+    case MX_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case MX_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
+    case MX_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
+    case MX_INT64: ((int64_t *)p)[i] = v; break;
+    default: mx_store_double(p, t, i, (double)v); break;
+    }
+}
+
+void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n) {
+    if (st == dt) {
+        memcpy(dst, src, (size_t)n * mx_dtype_size(st));
+        return;
+    }
+    /* Common fast paths for model weights. */
+    if (st == MX_BFLOAT16 && dt == MX_FLOAT32) {
+        const uint16_t *s = src;
+        float *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
+        return;
+    }
+    if (st == MX_FLOAT32 && dt == MX_BFLOAT16) {
+        const float *s = src;
+        uint16_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
+        return;
+    }
+    if (st == MX_FLOAT16 && dt == MX_FLOAT32) {
+        const uint16_t *s = src;
+        float *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = mx_f16_to_f32(s[i]);
+        return;
+    }
+    if (st == MX_FLOAT32 && dt == MX_FLOAT16) {
+        const float *s = src;
+        uint16_t *d = dst;
+        for (int64_t i = 0; i < n; i++) d[i] = mx_f32_to_f16(s[i]);
+        return;
+    }
+    int int_path = !mx_dtype_is_float(st) && !mx_dtype_is_float(dt);
+    if (int_path) {
+        if (st == MX_UINT64 && dt != MX_UINT64) { /* keep values above INT64_MAX exact */
+            for (int64_t i = 0; i < n; i++) mx_store_int(dst, dt, i, (int64_t)((const uint64_t *)src)[i]);
+            return;
+        }
+        for (int64_t i = 0; i < n; i++) mx_store_int(dst, dt, i, mx_load_int(src, st, i));
+    } else {
+        for (int64_t i = 0; i < n; i++) mx_store_double(dst, dt, i, mx_load_double(src, st, i));
+    }
+}
