@@ -39,7 +39,8 @@ mx_stream mx_current_stream(void);
 /* Makes s the current stream until the matching pop. */
 int mx_stream_push(mx_stream s);
 void mx_stream_pop(void);
-/* Waits until everything scheduled on s has finished. */
+/* Waits until everything scheduled on s has finished, including the release of the
+ * intermediates it consumed (so memory counters read afterwards are exact). */
 int mx_synchronize(mx_stream s);
 
 #ifdef __cplusplus

@@ -212,13 +212,15 @@ void mx_run_task(mx_task *t) {
             atomic_fetch_sub(&node->refs, 1);
         }
     }
+    /* Inputs are released before the results are published, so memory counters read right
+     * after mx_eval returns already reflect the freed intermediates. */
+    mx_node_release(node);
     pthread_mutex_lock(&done_mutex);
     for (int i = 0; i < t->n_outputs; i++)
         atomic_store(&t->outputs[i]->status, err ? MX_STATUS_FAILED : MX_STATUS_AVAILABLE);
     pthread_cond_broadcast(&done_cond);
     pthread_mutex_unlock(&done_mutex);
     free(err);
-    mx_node_release(node);
     for (int i = 0; i < t->n_outputs; i++) mx_array_release(t->outputs[i]);
     free(t);
 }

@@ -1,0 +1,7 @@
+# The op conformance harness: the driver plus one cases_<family>.c per op family.
+file(GLOB CMLX_CONF_CASES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/conformance/cases_*.c)
+add_executable(op_conformance ${PROJECT_SOURCE_DIR}/tests/conformance/op_conformance.c ${CMLX_CONF_CASES})
+target_include_directories(op_conformance PRIVATE ${PROJECT_SOURCE_DIR}/tests/conformance)
+target_link_libraries(op_conformance PRIVATE cmlx_test_support)
+add_test(NAME op_conformance COMMAND op_conformance)
+set_tests_properties(op_conformance PROPERTIES TIMEOUT 600)
