@@ -5,8 +5,12 @@
 #include "cmlx/array.h"
 #include "cmlx/custom.h"
 #include "cmlx/error.h"
+#include "cmlx/fast.h"
+#include "cmlx/io.h"
 #include "cmlx/memory.h"
 #include "cmlx/ops.h"
+#include "cmlx/quant.h"
+#include "cmlx/random.h"
 #include "cmlx/stream.h"
 
 #endif
