@@ -96,6 +96,18 @@ static enum MHD_Result repo_not_found(struct MHD_Connection *c) {
     return send_text(c, authed ? 404 : 401, "{\"error\":\"Repository not found\"}", "RepoNotFound", NULL);
 }
 
+/* A renamed repo: 307 to the same URL with the new repo id, as a relative Location. */
+static enum MHD_Result moved(struct MHD_Connection *c, const char *prefix, const char *new_id, const char *rest) {
+    char loc[1024];
+    snprintf(loc, sizeof loc, "%s%s%s", prefix, new_id, rest);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Location", loc);
+    enum MHD_Result ok = MHD_queue_response(c, 307, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* 0 when the repo lets this request in, else the error was queued in *result. */
 static int check_access(struct MHD_Connection *c, const fake_hub_repo *repo, enum MHD_Result *result) {
     if (!repo->token) return 0;
@@ -179,6 +191,7 @@ static enum MHD_Result api_revision(fake_hub *h, struct MHD_Connection *c, const
     if (!mark) return send_text(c, 404, "{\"error\":\"not found\"}", NULL, NULL);
     const fake_hub_repo *repo = find_repo(h, path, (size_t)(mark - path));
     if (!repo) return repo_not_found(c);
+    if (repo->moved_to) return moved(c, "/api/models/", repo->moved_to, mark);
     enum MHD_Result result;
     if (check_access(c, repo, &result)) return result;
     const fake_hub_revision *v = find_revision(repo, mark + strlen("/revision/"));
@@ -197,6 +210,7 @@ static enum MHD_Result resolve(fake_hub *h, struct MHD_Connection *c, const char
     if (!mark) return send_text(c, 404, "not found", NULL, NULL);
     const fake_hub_repo *repo = find_repo(h, path, (size_t)(mark - path));
     if (!repo) return repo_not_found(c);
+    if (repo->moved_to) return moved(c, "/", repo->moved_to, mark);
     enum MHD_Result result;
     if (check_access(c, repo, &result)) return result;
     const char *rev_start = mark + strlen("/resolve/"), *slash = strchr(rev_start, '/');

@@ -32,6 +32,8 @@ typedef struct fake_hub_repo {
     int gated;                /* with token: a missing/wrong token gets 403 GatedRepo, not 401 */
     const fake_hub_revision *revisions;
     size_t n_revisions;
+    const char *moved_to;     /* non-NULL: renamed; every request gets a 307 to this repo id
+                                 as a relative Location, as the hub answers for renamed repos */
 } fake_hub_repo;
 
 typedef struct fake_hub_request {

@@ -27,9 +27,9 @@ static const fake_hub_file files[] = {
 };
 static const fake_hub_revision rev[] = {{"abababababababababababababababababababab", {"main", NULL}, files, 2}};
 static const fake_hub_repo repos[] = {
-    {"mlx-community/alpha-4bit", NULL, 0, rev, 1},
-    {"mlx-community/beta-8bit", NULL, 0, rev, 1},
-    {"other-org/gamma", NULL, 0, rev, 1},
+    {"mlx-community/alpha-4bit", NULL, 0, rev, 1, NULL},
+    {"mlx-community/beta-8bit", NULL, 0, rev, 1, NULL},
+    {"other-org/gamma", NULL, 0, rev, 1, NULL},
 };
 
 static const char *cmlx;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmlx/error.h"
@@ -48,9 +49,11 @@ static const fake_hub_file files_r[] = {
 };
 static const fake_hub_revision revs_r[] = {{COMMIT_R, {"main", NULL}, files_r, 2}};
 static const fake_hub_repo repos[] = {
-    {"mlx-community/tiny-test", NULL, 0, revs, 2},
-    {"org/resume-test", NULL, 0, revs_r, 1},
-    {"org/cut-test", NULL, 0, revs_r, 1},
+    {"mlx-community/tiny-test", NULL, 0, revs, 2, NULL},
+    {"org/resume-test", NULL, 0, revs_r, 1, NULL},
+    {"org/cut-test", NULL, 0, revs_r, 1, NULL},
+    {"org/concurrent", NULL, 0, revs_r, 1, NULL},
+    {"old-org/renamed", NULL, 0, NULL, 0, "mlx-community/tiny-test"},
 };
 
 static fake_hub *hub;
@@ -302,6 +305,70 @@ static void test_download_single_file(void) {
               "missing file: %s", mx_last_error());
 }
 
+static void test_renamed_repo(void) {
+    /* the hub answers 307 with a relative Location for a renamed repo: followed, and the
+     * files land under the name that was asked for, as huggingface_hub stores them */
+    size_t before = fake_hub_request_count(hub);
+    lm_hub_options o = options();
+    char *dir = NULL;
+    CHECK(lm_hub_resolve("old-org/renamed", NULL, &o, &dir) == 0);
+    CHECK_MSG(dir && strstr(dir, "/models--old-org--renamed/snapshots/" COMMIT_B), "renamed: %s", dir ? dir : "(null)");
+    free(dir);
+    check_cached_file("models--old-org--renamed", COMMIT_B, &files_b[0]);
+    check_cached_file("models--old-org--renamed", COMMIT_B, &files_b[5]);
+    CHECK(fake_hub_count(hub, before, "HEAD", "/old-org/renamed/resolve/", NULL) == 6);
+    CHECK(fake_hub_count(hub, before, "HEAD", "/mlx-community/tiny-test/resolve/", NULL) == 6);
+}
+
+static void test_concurrent_processes(void) {
+    /* three processes fetch the same repo at once: the blob lock lets one download it,
+     * the others link the finished blob; nobody sees a half file */
+    size_t before = fake_hub_request_count(hub);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            lm_hub_options o = options();
+            char *dir = NULL;
+            int rc = lm_hub_resolve("org/concurrent", NULL, &o, &dir);
+            if (rc != 0) fprintf(stderr, "child %d: %s\n", i, mx_last_error());
+            free(dir);
+            _exit(rc == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int status = -1;
+        CHECK(kids[i] > 0 && waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK_MSG(fake_hub_count(hub, before, "GET", "/cdn/", NULL) == 1, "the blob was downloaded %zu times",
+              fake_hub_count(hub, before, "GET", "/cdn/", NULL));
+    check_cached_file("models--org--concurrent", COMMIT_R, &files_r[1]);
+}
+
+static void test_progress_line(void) {
+    /* without a terminal, the stderr reporter prints only one line per finished file */
+    char path[] = "/tmp/cmlx-progress-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    lm_hub_progress p = {"org/x", "model.safetensors", 1500000, 3000000, 0, 0.5, 0};
+    lm_hub_progress_stderr(&p, NULL);
+    p = (lm_hub_progress){"org/x", "model.safetensors", 3000000, 3000000, 1000000, 1.0, 1};
+    lm_hub_progress_stderr(&p, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    unsigned char *text = hub_fixture_read(path, NULL);
+    const char *want = "Downloaded org/x/model.safetensors (3.0M in 1.0s, 2.0M/s, resumed at 1.0M)\n";
+    CHECK_MSG(text && !strcmp((char *)text, want), "progress output '%s'", text ? (char *)text : "(none)");
+    free(text);
+    unlink(path);
+}
+
 static void test_server_gone(void) {
     /* the hub cannot be reached: the cached snapshot is used, as huggingface_hub does */
     char endpoint[64];
@@ -325,7 +392,7 @@ static void test_scan_after_downloads(void) {
     CHECK(lm_hub_scan_cache(NULL, &info) == 0);
     if (!info) return;
     CHECK_MSG(!strcmp(info->cache_dir, cache), "scan of %s, want %s", info->cache_dir, cache);
-    CHECK(info->n_repos == 3 && info->n_warnings == 0);
+    CHECK_MSG(info->n_repos == 5 && info->n_warnings == 0, "%zu repos, %zu warnings", info->n_repos, info->n_warnings);
     const lm_hub_cached_repo *tiny = NULL;
     for (size_t i = 0; i < info->n_repos; i++)
         if (!strcmp(info->repos[i].repo_id, "mlx-community/tiny-test")) tiny = &info->repos[i];
@@ -362,6 +429,9 @@ int main(void) {
     test_resume_partial_blob();
     test_cut_transfer_then_resume();
     test_download_single_file();
+    test_renamed_repo();
+    test_concurrent_processes();
+    test_progress_line();
     test_server_gone();
     test_scan_after_downloads();
     fake_hub_stop(hub);

@@ -30,12 +30,12 @@ static const fake_hub_file evil_files[] = {
 static const fake_hub_revision rev[] = {{COMMIT, {"main", NULL}, files, 2}};
 static const fake_hub_revision evil_rev[] = {{COMMIT, {"main", NULL}, evil_files, 2}};
 static const fake_hub_repo repos[] = {
-    {"org/private", "hf_secret", 0, rev, 1},
-    {"org/private-file", "hf_from_file", 0, rev, 1},
-    {"org/private-wrong", "hf_other", 0, rev, 1},
-    {"org/gated", "hf_gate", 1, rev, 1},
-    {"org/evil", NULL, 0, evil_rev, 1},
-    {"org/public", NULL, 0, rev, 1},
+    {"org/private", "hf_secret", 0, rev, 1, NULL},
+    {"org/private-file", "hf_from_file", 0, rev, 1, NULL},
+    {"org/private-wrong", "hf_other", 0, rev, 1, NULL},
+    {"org/gated", "hf_gate", 1, rev, 1, NULL},
+    {"org/evil", NULL, 0, evil_rev, 1, NULL},
+    {"org/public", NULL, 0, rev, 1, NULL},
 };
 
 static fake_hub *hub;
