@@ -21,6 +21,8 @@ struct fake_hub {
     fake_hub_request log[LOG_CAP];
     size_t n_log;
     size_t cut_after;
+    struct { const fake_hub_file *file; char etag[65]; } etags[64];  /* digests computed once */
+    size_t n_etags;
 };
 
 /* ==== Content identities ==== */
@@ -39,6 +41,26 @@ static void digest_hex(const unsigned char *p, size_t n, int digits, char *out) 
 }
 
 void fake_hub_etag(const fake_hub_file *f, char *out) { digest_hex(f->data, f->size, f->lfs ? 64 : 40, out); }
+
+/* The file's ETag, remembered: digesting a large file for every request would make the
+ * server, not the client, the slow side of a timing. */
+static void cached_etag(fake_hub *h, const fake_hub_file *f, char *out) {
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->n_etags; i++)
+        if (h->etags[i].file == f) {
+            memcpy(out, h->etags[i].etag, 65);
+            pthread_mutex_unlock(&h->lock);
+            return;
+        }
+    pthread_mutex_unlock(&h->lock);
+    fake_hub_etag(f, out);
+    pthread_mutex_lock(&h->lock);
+    if (h->n_etags < sizeof h->etags / sizeof h->etags[0]) {
+        h->etags[h->n_etags].file = f;
+        memcpy(h->etags[h->n_etags++].etag, out, 65);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
 
 /* ==== Lookups ==== */
 
@@ -64,13 +86,13 @@ static const fake_hub_file *find_file(const fake_hub_revision *v, const char *na
     return NULL;
 }
 
-static const fake_hub_file *find_lfs_blob(const fake_hub *h, const char *etag) {
+static const fake_hub_file *find_lfs_blob(fake_hub *h, const char *etag) {
     char e[65];
     for (size_t i = 0; i < h->n_repos; i++)
         for (size_t j = 0; j < h->repos[i].n_revisions; j++)
             for (size_t k = 0; k < h->repos[i].revisions[j].n_files; k++) {
                 const fake_hub_file *f = &h->repos[i].revisions[j].files[k];
-                fake_hub_etag(f, e);
+                cached_etag(h, f, e);
                 if (f->lfs && !strcmp(e, etag)) return f;
             }
     return NULL;
@@ -222,7 +244,7 @@ static enum MHD_Result resolve(fake_hub *h, struct MHD_Connection *c, const char
     const fake_hub_file *f = find_file(v, slash + 1);
     if (!f) return send_text(c, 404, "Entry not found", "EntryNotFound", v->commit);
     char etag[65];
-    fake_hub_etag(f, etag);
+    cached_etag(h, f, etag);
     if (!f->lfs) return send_file(h, c, f, etag, v->commit);
     /* LFS: the hub answers 302 to its CDN and names the blob in X-Linked-* headers */
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
