@@ -50,11 +50,18 @@ static char *read_file(const char *path, int *missing) {
     return strbuf_detach(&sb, NULL);
 }
 
+/* Adds origin to the message of a failed compile. */
+static int compile_failed(const char *name, const char *origin) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mx_last_error());
+    return mx_set_error("%s (chat template '%s' from %s)", msg, name, origin);
+}
+
 static int add_template(lm_chat_template *t, const char *name, const char *source, const char *origin) {
     for (int i = 0; i < t->n; i++) /* a later source of the same name replaces an earlier one */
         if (!strcmp(t->v[i].name, name)) {
             lm_template *c = lm_template_compile(source, strlen(source));
-            if (!c) return mx_set_error("%s (chat template '%s' from %s)", mx_last_error(), name, origin);
+            if (!c) return compile_failed(name, origin);
             char *s = strdup(source);
             if (!s) return lm_template_free(c), mx_set_error("out of memory");
             lm_template_free(t->v[i].compiled);
@@ -68,7 +75,7 @@ static int add_template(lm_chat_template *t, const char *name, const char *sourc
     t->v = nv;
     named_template *e = &t->v[t->n];
     e->compiled = lm_template_compile(source, strlen(source));
-    if (!e->compiled) return mx_set_error("%s (chat template '%s' from %s)", mx_last_error(), name, origin);
+    if (!e->compiled) return compile_failed(name, origin);
     e->name = strdup(name);
     e->source = strdup(source);
     if (!e->name || !e->source) {
@@ -95,7 +102,7 @@ static int add_from_json(lm_chat_template *t, json_t *ct, const char *origin) {
         }
         return 0;
     }
-    if (json_is_null(ct)) return 0;
+    if (!ct || json_is_null(ct)) return 0;
     return mx_set_error("%s: chat_template must be a string or a list of {name, template}", origin);
 }
 

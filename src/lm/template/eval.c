@@ -146,9 +146,10 @@ static int assign(interp *in, scope *sc, const node *target, tv v) {
     tv_list *l = tv_as_list(items);
     int want = target->args.n;
     if ((int)l->len != want) {
+        size_t got = l->len;
         tv_unref(items);
-        if ((int)l->len < want)
-            return lm_tpl_fail(in, "ValueError", "not enough values to unpack (expected %d, got %zu)", want, l->len);
+        if ((int)got < want)
+            return lm_tpl_fail(in, "ValueError", "not enough values to unpack (expected %d, got %zu)", want, got);
         return lm_tpl_fail(in, "ValueError", "too many values to unpack (expected %d)", want);
     }
     for (int i = 0; i < want; i++)

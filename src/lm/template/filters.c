@@ -434,7 +434,6 @@ static int f_indent(interp *in, tv v, const targs *a, tv *out) {
             if (c == 0xE2 && e + 2 < n && (unsigned char)s[e + 1] == 0x80 && ((unsigned char)s[e + 2] == 0xA8 || (unsigned char)s[e + 2] == 0xA9)) { brk = 3; break; }
             e++;
         }
-        if (e == n && i == n && line_no > 0) break; /* the appended "\n" ends the last line */
         if (line_no > 0) {
             strbuf_putc(&sb, '\n');
             if (blank || e > i) strbuf_append(&sb, ind.data, ind.len);

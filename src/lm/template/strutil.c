@@ -49,7 +49,7 @@ int py_isspace(int32_t cp) {
 
 static int32_t map_cp(int32_t cp, char mode) {
     if (cp < 0x80) {
-        if (mode == 'u' && cp >= 'a' && cp <= 'z') return cp - 32;
+        if ((mode == 'u' || mode == 't') && cp >= 'a' && cp <= 'z') return cp - 32;
         if (mode == 'l' && cp >= 'A' && cp <= 'Z') return cp + 32;
         return cp;
     }
