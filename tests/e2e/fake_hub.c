@@ -21,6 +21,7 @@ struct fake_hub {
     fake_hub_request log[LOG_CAP];
     size_t n_log;
     size_t cut_after;
+    int ignore_range;
     struct { const fake_hub_file *file; char etag[65]; } etags[64];  /* digests computed once */
     size_t n_etags;
 };
@@ -161,6 +162,9 @@ static ssize_t read_cut(void *cls, uint64_t pos, char *buf, size_t max) {
 static enum MHD_Result send_file(fake_hub *h, struct MHD_Connection *c, const fake_hub_file *f, const char *etag,
                                  const char *commit) {
     const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    pthread_mutex_lock(&h->lock);
+    if (h->ignore_range) range = NULL;
+    pthread_mutex_unlock(&h->lock);
     size_t start = 0, end = f->size;  /* [start, end) */
     unsigned status = 200;
     if (range) {
@@ -335,6 +339,12 @@ const char *fake_hub_endpoint(const fake_hub *h) { return h->endpoint; }
 void fake_hub_cut_after(fake_hub *h, size_t bytes) {
     pthread_mutex_lock(&h->lock);
     h->cut_after = bytes;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void fake_hub_ignore_range(fake_hub *h, int ignore) {
+    pthread_mutex_lock(&h->lock);
+    h->ignore_range = ignore;
     pthread_mutex_unlock(&h->lock);
 }
 

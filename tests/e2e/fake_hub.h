@@ -56,6 +56,9 @@ const char *fake_hub_endpoint(const fake_hub *h);
  * (a cut download); 0 serves whole files again. */
 void fake_hub_cut_after(fake_hub *h, size_t bytes);
 
+/* 1: answer every Range request with the whole file (200), as some servers and proxies do. */
+void fake_hub_ignore_range(fake_hub *h, int ignore);
+
 size_t fake_hub_request_count(fake_hub *h);
 /* Copies request i (in arrival order); 0, or -1 when there is no such request. */
 int fake_hub_request_at(fake_hub *h, size_t i, fake_hub_request *out);

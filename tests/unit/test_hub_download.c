@@ -53,6 +53,8 @@ static const fake_hub_repo repos[] = {
     {"org/resume-test", NULL, 0, revs_r, 1, NULL},
     {"org/cut-test", NULL, 0, revs_r, 1, NULL},
     {"org/concurrent", NULL, 0, revs_r, 1, NULL},
+    {"org/stale-test", NULL, 0, revs_r, 1, NULL},
+    {"org/norange-test", NULL, 0, revs_r, 1, NULL},
     {"old-org/renamed", NULL, 0, NULL, 0, "mlx-community/tiny-test"},
 };
 
@@ -290,6 +292,44 @@ static void test_cut_transfer_then_resume(void) {
     CHECK(!exists(inc));
 }
 
+/* Leaves `n` bytes of `data` in blobs/<etag>.incomplete of `repo_folder`, resolves
+ * `repo`, and checks the blob came out whole; returns the Range the CDN request had. */
+static void resume_from(const char *repo, const char *repo_folder, const unsigned char *data, size_t n, char *range,
+                        size_t range_size) {
+    char etag[65], blobs[1024], inc[PATH_MAX], cmd[PATH_MAX];
+    fake_hub_etag(&files_r[1], etag);
+    snprintf(blobs, sizeof blobs, "%s/%s/blobs", cache, repo_folder);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", blobs);
+    CHECK(system(cmd) == 0);
+    snprintf(inc, sizeof inc, "%s/%s.incomplete", blobs, etag);
+    CHECK(hub_fixture_write(inc, data, n) == 0);
+    size_t before = fake_hub_request_count(hub);
+    lm_hub_options o = options();
+    char *dir = NULL;
+    CHECK_MSG(lm_hub_resolve(repo, NULL, &o, &dir) == 0, "%s: %s", repo, mx_last_error());
+    free(dir);
+    fake_hub_request q = {0};
+    CHECK(fake_hub_count(hub, before, "GET", "/cdn/", &q) == 1);
+    snprintf(range, range_size, "%s", q.range);
+    check_cached_file(repo_folder, COMMIT_R, &files_r[1]);
+    CHECK(!exists(inc));
+}
+
+static void test_stale_partial_blobs(void) {
+    /* longer than the file: not a prefix of it; downloaded again from the start */
+    static unsigned char junk[sizeof big + 10];
+    hub_fixture_fill(junk, sizeof junk, 99);
+    char range[64];
+    resume_from("org/stale-test", "models--org--stale-test", junk, sizeof junk, range, sizeof range);
+    CHECK_MSG(range[0] == '\0', "a too-long partial file was resumed with Range '%s'", range);
+    /* a server that ignores Range (200, whole file): the partial file is replaced, not
+     * appended to */
+    fake_hub_ignore_range(hub, 1);
+    resume_from("org/norange-test", "models--org--norange-test", junk, 5000, range, sizeof range);
+    CHECK(!strcmp(range, "bytes=5000-"));
+    fake_hub_ignore_range(hub, 0);
+}
+
 static void test_download_single_file(void) {
     lm_hub_options o = options();
     char *path = NULL;
@@ -392,7 +432,7 @@ static void test_scan_after_downloads(void) {
     CHECK(lm_hub_scan_cache(NULL, &info) == 0);
     if (!info) return;
     CHECK_MSG(!strcmp(info->cache_dir, cache), "scan of %s, want %s", info->cache_dir, cache);
-    CHECK_MSG(info->n_repos == 5 && info->n_warnings == 0, "%zu repos, %zu warnings", info->n_repos, info->n_warnings);
+    CHECK_MSG(info->n_repos == 7 && info->n_warnings == 0, "%zu repos, %zu warnings", info->n_repos, info->n_warnings);
     const lm_hub_cached_repo *tiny = NULL;
     for (size_t i = 0; i < info->n_repos; i++)
         if (!strcmp(info->repos[i].repo_id, "mlx-community/tiny-test")) tiny = &info->repos[i];
@@ -428,6 +468,7 @@ int main(void) {
     test_revisions();
     test_resume_partial_blob();
     test_cut_transfer_then_resume();
+    test_stale_partial_blobs();
     test_download_single_file();
     test_renamed_repo();
     test_concurrent_processes();

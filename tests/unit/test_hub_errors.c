@@ -36,6 +36,7 @@ static const fake_hub_repo repos[] = {
     {"org/gated", "hf_gate", 1, rev, 1, NULL},
     {"org/evil", NULL, 0, evil_rev, 1, NULL},
     {"org/public", NULL, 0, rev, 1, NULL},
+    {"org/disk", NULL, 0, rev, 1, NULL},
 };
 
 static fake_hub *hub;
@@ -173,6 +174,33 @@ static void test_file_name_escaping_the_snapshot(void) {
     CHECK(stat(path, &st) != 0);
 }
 
+static void test_disk_errors(void) {
+    /* the partial blob is a link to /dev/full: every write fails with ENOSPC */
+    char etag[65], dir[1024], inc[PATH_MAX], cmd[PATH_MAX];
+    fake_hub_etag(&files[1], etag);
+    snprintf(dir, sizeof dir, "%s/hub/models--org--disk/blobs", home);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(inc, sizeof inc, "%s/%s.incomplete", dir, etag);
+    CHECK(symlink("/dev/full", inc) == 0);
+    lm_hub_options o = options();
+    expect_failure("org/disk", &o, (const char *const[]){"cannot write", inc, "No space left on device", NULL});
+    char blob[PATH_MAX + 80], pointer[PATH_MAX];
+    snprintf(blob, sizeof blob, "%s/%s", dir, etag);
+    snprintf(pointer, sizeof pointer, "%s/hub/models--org--disk/snapshots/%s/model.safetensors", home, COMMIT);
+    struct stat st;
+    CHECK(lstat(blob, &st) != 0 && lstat(pointer, &st) != 0);
+    unlink(inc);
+    /* a cache folder that cannot be created names the path and the reason */
+    char file[PATH_MAX], cache[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/a-file", home);
+    CHECK(hub_fixture_write(file, "x", 1) == 0);
+    snprintf(cache, sizeof cache, "%s/hub", file);
+    o.cache_dir = cache;
+    expect_failure("org/public", &o, (const char *const[]){"cannot create folder", "Not a directory", NULL});
+    unlink(file);
+}
+
 int main(void) {
     hub_fixture_fill(weights, sizeof weights, 7);
     home = hub_fixture_home("hub-errors");
@@ -188,6 +216,7 @@ int main(void) {
     test_offline_without_cache();
     test_bad_input();
     test_file_name_escaping_the_snapshot();
+    test_disk_errors();
     fake_hub_stop(hub);
     hub_fixture_remove(home);
     return test_finish();
