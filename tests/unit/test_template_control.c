@@ -42,6 +42,12 @@ int main(void) {
     /* scoping: loop bodies do not leak, if blocks do */
     EXPECT("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}", NULL, "21");
     EXPECT("{% if true %}{% set y = 3 %}{% endif %}{{ y }}", NULL, "3");
+    /* each iteration starts from the enclosing values (Jinja re-enters the loop frame) */
+    EXPECT("{% set x = 0 %}{% for i in [1, 2] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}{{ x }}", NULL, "01020");
+    EXPECT("{% for i in [1, 2] %}{{ y is defined }}{% set y = i %}{% endfor %}", NULL, "FalseFalse");
+    /* a macro defined in an iteration keeps its scope alive */
+    EXPECT("{% set ns = namespace(m=none) %}{% for i in [7] %}{% set k = i %}{% macro m() %}{{ k }}{% endmacro %}{% set ns.m = m %}{% endfor %}{{ ns.m() }}",
+           NULL, "7");
     EXPECT("{% for i in [1] %}{% set inner = 1 %}{% endfor %}{{ inner is defined }}", NULL, "False");
     /* namespace */
     EXPECT("{% set ns = namespace(x=1, found=false) %}{% for i in [1, 2] %}{% set ns.x = ns.x + i %}{% set ns.found = true %}{% endfor %}{{ ns.x }}{{ ns.found }}",

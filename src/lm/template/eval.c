@@ -97,6 +97,17 @@ void lm_tpl_scopes_free(interp *in) {
     }
 }
 
+void lm_tpl_scopes_release(interp *in, scope *mark) {
+    for (scope *s = in->scopes; s && s != mark; s = s->next_alloc)
+        if (s->pinned) return;
+    while (in->scopes && in->scopes != mark) {
+        scope *s = in->scopes;
+        in->scopes = s->next_alloc;
+        tv_unref(s->vars);
+        free(s);
+    }
+}
+
 static int lookup(interp *in, scope *sc, const char *name, tv *out) {
     size_t len = strlen(name);
     for (scope *s = sc; s; s = s->parent) {
@@ -482,6 +493,7 @@ static tv make_macro(const node *m, scope *closure) {
     f->name = m->kind == N_MACRO ? m->str : "caller";
     f->macro = m;
     f->closure = closure;
+    closure->pinned = 1;
     f->self = tv_undef();
     f->state = tv_undef();
     f->caller = tv_undef();
@@ -496,6 +508,7 @@ static int call_macro(interp *in, tv_func *f, const targs *a, tv *out) {
     if (in->depth >= MAX_CALL_DEPTH) return lm_tpl_fail(in, "RecursionError", "maximum recursion depth exceeded in macro '%s'", name);
     if (a->npos > np && !m->uses_varargs)
         return lm_tpl_fail(in, "TypeError", "macro '%s' takes not more than %d argument(s)", name, np);
+    scope *mark = in->scopes;
     scope *sc = lm_tpl_scope_new(in, f->closure);
     if (!sc) return -1;
     int *given = calloc((size_t)np + 1, sizeof(int));
@@ -551,6 +564,7 @@ static int call_macro(interp *in, tv_func *f, const targs *a, tv *out) {
     in->depth++;
     int st = lm_tpl_exec(in, sc, &m->body, &sb);
     in->depth--;
+    lm_tpl_scopes_release(in, mark);
     if (st < 0) return strbuf_free(&sb), -1;
     *out = tv_str_from_buf(&sb);
     return tv_oom(*out) ? -1 : 0;
@@ -622,16 +636,20 @@ static int run_for(interp *in, scope *sc, const node *n, tv iterable, int64_t de
     lo->recursive_for = n->flag ? n : NULL;
     lo->scope = sc;
     loopv.u.o = &lo->h;
-    if (set_var(ls, "loop", tv_ref(loopv))) return tv_unref(loopv), -1;
     int st = 0;
+    /* Jinja re-enters the loop frame on every iteration: names assigned in the body
+     * start again from the enclosing scope's values, so each iteration gets a scope. */
     for (size_t i = 0; i < l->len; i++) {
         lo->index0 = (int64_t)i;
         in->line = n->line;
-        if (assign(in, ls, n->a, tv_ref(l->items[i]))) {
+        scope *mark = in->scopes;
+        scope *is = lm_tpl_scope_new(in, sc);
+        if (!is || set_var(is, "loop", tv_ref(loopv)) || assign(in, is, n->a, tv_ref(l->items[i]))) {
             st = -1;
             break;
         }
-        st = lm_tpl_exec(in, ls, &n->body, out);
+        st = lm_tpl_exec(in, is, &n->body, out);
+        lm_tpl_scopes_release(in, mark);
         if (st < 0) break;
         if (st == EXEC_BREAK) {
             st = 0;

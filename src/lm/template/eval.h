@@ -9,6 +9,8 @@ enum { EXEC_BREAK = 1, EXEC_CONTINUE = 2 };
 
 scope *lm_tpl_scope_new(interp *in, scope *parent);
 void lm_tpl_scopes_free(interp *in);
+/* Frees the scopes made since `mark` (a previous in->scopes) unless a macro holds one. */
+void lm_tpl_scopes_release(interp *in, scope *mark);
 /* Evaluates an expression into a new value. */
 int lm_tpl_eval(interp *in, scope *sc, const node *n, tv *out);
 /* Runs statements, appending their output. */

@@ -13,6 +13,7 @@ typedef struct scope {
     struct scope *parent;
     tv vars;                 /* TV_DICT */
     struct scope *next_alloc; /* every scope of a render, freed when it ends */
+    int pinned;              /* a macro closes over this scope: it must outlive its block */
 } scope;
 
 typedef struct interp {
