@@ -117,6 +117,10 @@ void mx_pool_end(mx_pool *pool);
 /* Gives the caller its own reference to a (the pool keeps, and later drops, its own);
  * returns a. */
 mx_array *mx_keep(mx_array *a);
+/* Ends the pool but hands `result` on: to the enclosing pool if one is open, else to the
+ * caller. The usual ending of a function that builds a graph in its own pool:
+ *     mx_pool *p = mx_pool_begin(); ...; return mx_pool_end_keep(p, logits); */
+mx_array *mx_pool_end_keep(mx_pool *pool, mx_array *result);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,12 @@ mx_array *mx_pool_track(mx_array *a) {
     return a;
 }
 
+mx_array *mx_pool_end_keep(mx_pool *pool, mx_array *result) {
+    mx_keep(result);
+    mx_pool_end(pool);
+    return mx_pool_track(result);
+}
+
 mx_array *mx_keep(mx_array *a) {
     if (a) atomic_fetch_add(&a->refs, 1);
     return a;

@@ -55,8 +55,4 @@ int mx_broadcast_shapes(const char *op, const int64_t *a, int an, const int64_t 
     return 0;
 }
 
-mx_array *mx_composite_end(mx_pool *p, mx_array *result) {
-    mx_keep(result);
-    mx_pool_end(p);
-    return mx_pool_track(result);
-}
+mx_array *mx_composite_end(mx_pool *p, mx_array *result) { return mx_pool_end_keep(p, result); }
