@@ -59,6 +59,11 @@ int lm_tokenizer_encode(const lm_tokenizer *tok, const char *text, size_t len, i
  * skipped as the Rust library does; negative ids are an error. */
 char *lm_tokenizer_decode(const lm_tokenizer *tok, const int32_t *ids, size_t n, int skip_special_tokens);
 
+/* Same, also storing the length in *len: decoded text holds a NUL byte when the ids
+ * spell one (byte-level token "Ā" is byte 0x00), which strlen() would cut. */
+char *lm_tokenizer_decode_len(const lm_tokenizer *tok, const int32_t *ids, size_t n, int skip_special_tokens,
+                              size_t *len);
+
 /* The token string of an id (as stored in the vocabulary, e.g. "Ġthe"), or NULL when
  * the id names no token. The string belongs to the tokenizer. */
 const char *lm_tokenizer_id_to_token(const lm_tokenizer *tok, int32_t id);
@@ -108,10 +113,16 @@ lm_detokenizer *lm_detokenizer_new(const lm_tokenizer *tok, int skip_special_tok
  * on this detokenizer, or NULL on error. */
 const char *lm_detokenizer_add(lm_detokenizer *d, int32_t id);
 
+/* Same, with the segment's length in *len (the text may hold NUL bytes). */
+const char *lm_detokenizer_add_len(lm_detokenizer *d, int32_t id, size_t *len);
+
 /* Ends the stream: returns what is still held back (incomplete characters become
  * U+FFFD as decode() shows them), valid until the next call; NULL on error. The
  * detokenizer can then be reused for a new stream. */
 const char *lm_detokenizer_finish(lm_detokenizer *d);
+
+/* Same, with the length in *len. */
+const char *lm_detokenizer_finish_len(lm_detokenizer *d, size_t *len);
 
 /* Frees a detokenizer (NULL is allowed). */
 void lm_detokenizer_free(lm_detokenizer *d);

@@ -122,12 +122,13 @@ int cmd_tokenize(int argc, char **argv) {
                         lm_tokenizer_vocab_size(tok));
                 goto done;
             }
-        char *s = lm_tokenizer_decode(tok, ids, n, skip_special);
+        size_t sl;
+        char *s = lm_tokenizer_decode_len(tok, ids, n, skip_special, &sl);
         if (!s) {
             fprintf(stderr, "cmlx tokenize: %s\n", mx_last_error());
             goto done;
         }
-        fputs(s, stdout);
+        fwrite(s, 1, sl, stdout);
         fputc('\n', stdout);
         free(s);
     } else {

@@ -168,9 +168,10 @@ static void run_plain_case(const lm_tokenizer *tok, const json_t *c) {
     for (int k = 0; k < 2 && gids; k++) {
         const json_t *want = json_object_get(c, dkeys[k]);
         if (!json_is_string(want)) continue;
-        char *s = lm_tokenizer_decode(tok, gids, gn, k == 1);
+        size_t sl;
+        char *s = lm_tokenizer_decode_len(tok, gids, gn, k == 1, &sl);
         if (!s) fail(dkeys[k], "decode failed: %s", mx_last_error());
-        else check_text(dkeys[k], json_string_value(want), json_string_length(want), s, strlen(s));
+        else check_text(dkeys[k], json_string_value(want), json_string_length(want), s, sl);
         free(s);
     }
     free(gids);
@@ -194,33 +195,34 @@ static void run_stream_case(const lm_tokenizer *tok, const json_t *c) {
     const json_t *pd = json_object_get(c, "prefix_decodes"), *seg = json_object_get(c, "segments");
     char field[64];
     for (size_t k = 0; k < json_array_size(pd) && k < n; k++) {
-        char *s = lm_tokenizer_decode(tok, ids, k + 1, 0);
+        size_t sl;
+        char *s = lm_tokenizer_decode_len(tok, ids, k + 1, 0, &sl);
         snprintf(field, sizeof field, "prefix_decodes[%zu]", k);
         if (!s) fail(field, "decode failed: %s", mx_last_error());
-        else check_text(field, json_string_value(json_array_get(pd, k)), json_string_length(json_array_get(pd, k)), s, strlen(s));
+        else check_text(field, json_string_value(json_array_get(pd, k)), json_string_length(json_array_get(pd, k)), s, sl);
         free(s);
     }
     lm_detokenizer *d = lm_detokenizer_new(tok, 0);
     size_t cap = 1024, total = 0;
     char *all = malloc(cap);
     for (size_t k = 0; d && all && k < n; k++) {
-        const char *s = lm_detokenizer_add(d, ids[k]);
+        size_t sl;
+        const char *s = lm_detokenizer_add_len(d, ids[k], &sl);
         snprintf(field, sizeof field, "segments[%zu]", k);
         if (!s) {
             fail(field, "detokenizer failed: %s", mx_last_error());
             break;
         }
         const json_t *w = json_array_get(seg, k);
-        if (json_is_string(w)) check_text(field, json_string_value(w), json_string_length(w), s, strlen(s));
-        size_t sl = strlen(s);
+        if (json_is_string(w)) check_text(field, json_string_value(w), json_string_length(w), s, sl);
         while (total + sl + 1 > cap) cap *= 2, all = realloc(all, cap);
         if (!all) break;
         memcpy(all + total, s, sl);
         total += sl;
     }
     if (d && all) {
-        const char *s = lm_detokenizer_finish(d);
-        size_t sl = s ? strlen(s) : 0;
+        size_t sl = 0;
+        const char *s = lm_detokenizer_finish_len(d, &sl);
         while (total + sl + 1 > cap) cap *= 2, all = realloc(all, cap);
         if (all && s) {
             memcpy(all + total, s, sl);
@@ -228,8 +230,9 @@ static void run_stream_case(const lm_tokenizer *tok, const json_t *c) {
         }
         const json_t *fin = json_object_get(c, "final");
         if (all && json_is_string(fin)) check_text("segments joined vs final", json_string_value(fin), json_string_length(fin), all, total);
-        char *full = lm_tokenizer_decode(tok, ids, n, 0);
-        if (full && json_is_string(fin)) check_text("final", json_string_value(fin), json_string_length(fin), full, strlen(full));
+        size_t fl;
+        char *full = lm_tokenizer_decode_len(tok, ids, n, 0, &fl);
+        if (full && json_is_string(fin)) check_text("final", json_string_value(fin), json_string_length(fin), full, fl);
         free(full);
     }
     free(all);

@@ -235,10 +235,7 @@ static int merge_all(const tok_model *m, symbol *sy, size_t n) {
     return 0;
 }
 
-static int32_t lookup(const tok_model *m, const char *s, size_t n) {
-    int64_t v;
-    return hashmap_get(m->vocab, s, n, &v) ? (int32_t)v : -1;
-}
+static int32_t lookup(const tok_model *m, const char *s, size_t n) { return tok_model_token_to_id(m, s, n); }
 
 int tok_bpe_tokenize(tok_model *m, const char *w, size_t len, tok_ids *out) {
     if (len == 0) return 0;

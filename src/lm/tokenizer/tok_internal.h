@@ -163,10 +163,19 @@ typedef struct {
 
 typedef struct tok_cache tok_cache;
 
+typedef struct {
+    uint32_t tag;       /* hash of the token; 0 = empty */
+    int32_t id;
+} tok_slot;
+
 typedef struct tok_model {
     int kind;
-    /* vocabulary: string -> id and id -> string (offsets into strs) */
-    hashmap *vocab;
+    /* vocabulary: id -> string (offsets into strs) and the string -> id index */
+    tok_slot *index;
+    size_t index_cap;
+    uint32_t *entry_off, *entry_len;   /* every (token, id) entry in file order */
+    int32_t *entry_ids;
+    size_t n_entries;
     char *strs;
     size_t strs_len;
     uint32_t *str_off;      /* by id; UINT32_MAX when the id has no token */
@@ -195,6 +204,8 @@ tok_model *tok_model_from_json(const json_t *j, const char *path, void *fast);
 void tok_model_free(tok_model *m);
 int tok_model_tokenize(tok_model *m, const char *word, size_t len, tok_ids *out);
 int32_t tok_model_token_to_id(const tok_model *m, const char *s, size_t len);
+/* Builds the string -> id index from the entries (tok_vocab.c). */
+int tok_vocab_index(tok_model *m);
 const char *tok_model_id_to_token(const tok_model *m, int32_t id, size_t *len);
 
 int tok_bpe_tokenize(tok_model *m, const char *word, size_t len, tok_ids *out);

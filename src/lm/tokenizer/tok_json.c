@@ -6,6 +6,7 @@
  * two values blanked out in a copy (newlines kept, so line/column numbers in its
  * errors are those of the real file). */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,10 @@ static size_t skip_ws(const char *t, size_t n, size_t i) {
 
 /* t[i] == '"'; returns the index after the closing quote, or 0 on error. */
 static size_t skip_string(const char *t, size_t n, size_t i) {
-    i++;
-    while (i < n) {
-        const char *q = memchr(t + i, '"', n - i);
-        if (!q) return 0;
-        size_t k = (size_t)(q - t);
-        size_t bs = 0;
-        while (k - bs > i && t[k - bs - 1] == '\\') bs++;
-        if (bs % 2 == 0) return k + 1;
-        i = k + 1;
+    /* a plain loop: JSON strings here are short, memchr's call costs more */
+    for (i++; i < n; i++) {
+        if (t[i] == '"') return i + 1;
+        if (t[i] == '\\') i++;
     }
     return 0;
 }
@@ -115,11 +111,18 @@ static void visit_top(void *c, const char *key, size_t klen, size_t vs, size_t v
     if (klen == 5 && !memcmp(key, "model", 5) && x->t[vs] == '{') x->model_s = vs, x->model_e = ve;
 }
 
-static void blank(char *t, size_t s, size_t e, char open, char close) {
-    t[s] = open;
-    t[s + 1] = close;
-    for (size_t i = s + 2; i < e; i++)
-        if (t[i] != '\n') t[i] = ' ';
+/* Copies t[from..to) to d, or, for a blanked value, its opening and closing
+ * bracket followed by its newlines only (so jansson's line numbers stay right). */
+static size_t copy_compact(char *d, const char *t, size_t s, size_t e, int blank) {
+    if (!blank) {
+        memcpy(d, t + s, e - s);
+        return e - s;
+    }
+    size_t k = 0;
+    d[k++] = t[s];
+    d[k++] = t[e - 1];
+    for (const char *p = t + s; (p = memchr(p, '\n', (size_t)(t + e - p))) != NULL; p++) d[k++] = '\n';
+    return k;
 }
 
 json_t *tok_json_load(const char *path, tok_fast_json *fast, char **text_out) {
@@ -130,26 +133,20 @@ json_t *tok_json_load(const char *path, tok_fast_json *fast, char **text_out) {
         mx_set_error("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 > cap) {
-            size_t nc = cap ? cap * 2 : 1 << 20;
-            char *nt = realloc(text, nc + 1);
-            if (!nt) {
-                free(text);
-                fclose(f);
-                mx_set_error("%s: out of memory reading the file", path);
-                return NULL;
-            }
-            text = nt;
-            cap = nc;
-        }
-        size_t r = fread(text + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) break;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        mx_set_error("%s: not a regular file", path);
+        return NULL;
     }
-    if (ferror(f)) {
+    size_t len = (size_t)st.st_size;
+    char *text = malloc(len + 1);
+    if (!text) {
+        fclose(f);
+        mx_set_error("%s: out of memory reading %zu bytes", path, len);
+        return NULL;
+    }
+    if (fread(text, 1, len, f) != len) {
         free(text);
         fclose(f);
         mx_set_error("%s: read error: %s", path, strerror(errno));
@@ -161,6 +158,7 @@ json_t *tok_json_load(const char *path, tok_fast_json *fast, char **text_out) {
     locate_ctx x = {text, len, 0, 0, 0, 0, 0, 0};
     size_t start = skip_ws(text, len, 0);
     char *copy = NULL;
+    size_t copy_len = 0;
     if (walk_object(text, len, start, visit_top, &x) == 0 && x.model_e &&
         walk_object(text, len, x.model_s, visit_model, &x) == 0 && (x.vocab_e || x.merges_e)) {
         copy = malloc(len + 1);
@@ -169,16 +167,28 @@ json_t *tok_json_load(const char *path, tok_fast_json *fast, char **text_out) {
             mx_set_error("%s: out of memory", path);
             return NULL;
         }
-        memcpy(copy, text, len + 1);
-        if (x.vocab_e) blank(copy, x.vocab_s, x.vocab_e, '{', '}');
-        if (x.merges_e) blank(copy, x.merges_s, x.merges_e, '[', ']');
+        /* the two values in file order, each blanked when found */
+        size_t a_s = x.vocab_e ? x.vocab_s : x.merges_s, a_e = x.vocab_e ? x.vocab_e : x.merges_e;
+        size_t b_s = x.vocab_e && x.merges_e ? x.merges_s : len, b_e = x.vocab_e && x.merges_e ? x.merges_e : len;
+        if (b_s < a_s) {
+            size_t ts = a_s, te = a_e;
+            a_s = b_s, a_e = b_e, b_s = ts, b_e = te;
+        }
+        size_t k = 0;
+        k += copy_compact(copy + k, text, 0, a_s, 0);
+        k += copy_compact(copy + k, text, a_s, a_e, 1);
+        k += copy_compact(copy + k, text, a_e, b_s, 0);
+        if (b_s < len) k += copy_compact(copy + k, text, b_s, b_e, 1);
+        k += copy_compact(copy + k, text, b_e, len, 0);
+        copy[k] = '\0';
+        copy_len = k;
         fast->vocab_at = x.vocab_e ? x.vocab_s : 0;
         fast->vocab_end = x.vocab_e;
         fast->merges_at = x.merges_e ? x.merges_s : 0;
         fast->merges_end = x.merges_e;
     }
     json_error_t err;
-    json_t *root = json_loadb(copy ? copy : text, len, JSON_ALLOW_NUL, &err);
+    json_t *root = json_loadb(copy ? copy : text, copy ? copy_len : len, JSON_ALLOW_NUL, &err);
     free(copy);
     if (!root) {
         mx_set_error("%s: invalid JSON at line %d, column %d: %s", path, err.line, err.column, err.text);
@@ -357,10 +367,10 @@ int tok_fast_merges(const tok_fast_json *f,
         rc = 0;
         goto done;
     }
+    snprintf(what, sizeof what, "model.merges: expected \"a b\" or [\"a\", \"b\"]");
     for (;; index++) {
         const char *a, *b;
         size_t al, bl;
-        snprintf(what, sizeof what, "model.merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", index);
         if (i < n && t[i] == '"') {
             size_t at = i;
             i = read_string(f, i, &s1, &a, &al);

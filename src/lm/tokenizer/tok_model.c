@@ -11,7 +11,10 @@
 
 void tok_model_free(tok_model *m) {
     if (!m) return;
-    hashmap_free(m->vocab);
+    free(m->index);
+    free(m->entry_off);
+    free(m->entry_len);
+    free(m->entry_ids);
     free(m->strs);
     free(m->str_off);
     free(m->str_len);
@@ -49,7 +52,7 @@ static int vocab_put(void *ctx, const char *k, size_t n, int64_t id) {
     b->ent[b->n * 3 + 1] = (uint32_t)n;
     b->ent[b->n * 3 + 2] = (uint32_t)id;
     b->n++;
-    return hashmap_put(b->m->vocab, k, n, id);
+    return 0;
 }
 
 /* Turns the collected entries into the id -> string arrays. */
@@ -68,16 +71,22 @@ static int vocab_finish(vocab_builder *b) {
         m->str_len[id] = b->ent[i * 3 + 1];
     }
     m->n_ids = n_ids;
-    m->vocab_count = hashmap_count(m->vocab);
+    m->n_entries = b->n;
+    m->entry_off = malloc((b->n ? b->n : 1) * sizeof *m->entry_off);
+    m->entry_len = malloc((b->n ? b->n : 1) * sizeof *m->entry_len);
+    m->entry_ids = malloc((b->n ? b->n : 1) * sizeof *m->entry_ids);
+    if (!m->entry_off || !m->entry_len || !m->entry_ids) return mx_set_error("out of memory loading the vocabulary");
+    for (size_t i = 0; i < b->n; i++) {
+        m->entry_off[i] = b->ent[i * 3];
+        m->entry_len[i] = b->ent[i * 3 + 1];
+        m->entry_ids[i] = (int32_t)b->ent[i * 3 + 2];
+    }
     m->strs = strbuf_detach(&b->strs, &m->strs_len);
     free(b->ent);
     b->ent = NULL;
-    return m->strs ? 0 : -1;
-}
-
-int32_t tok_model_token_to_id(const tok_model *m, const char *s, size_t len) {
-    int64_t v;
-    return hashmap_get(m->vocab, s, len, &v) ? (int32_t)v : -1;
+    if (!m->strs) return -1;
+    /* id -> string must name the string the index returns for that id */
+    return tok_vocab_index(m);
 }
 
 const char *tok_model_id_to_token(const tok_model *m, int32_t id, size_t *len) {
@@ -124,8 +133,6 @@ static int load_vocab_object(tok_model *m, const json_t *j, const char *path, to
     vocab_builder b = {m, STRBUF_INIT, NULL, 0, 0, path};
     int rc = -1;
     const json_t *v = json_object_get(j, "vocab");
-    size_t expected = fast && fast->vocab_end ? (fast->vocab_end - fast->vocab_at) / 12 : json_object_size(v);
-    if (!(m->vocab = hashmap_new(expected + 16))) goto done;
     if (fast && fast->vocab_end) {
         if (tok_fast_vocab(fast, vocab_put, &b)) goto done;
     } else {
@@ -167,7 +174,8 @@ static int load_bpe(tok_model *m, const json_t *j, const char *path, tok_fast_js
         m->byte_ids[b] = tok_model_token_to_id(m, name, 6);
     }
     const json_t *merges = json_object_get(j, "merges");
-    size_t n_merges = fast && fast->merges_end ? (fast->merges_end - fast->merges_at) / 8 : json_array_size(merges);
+    size_t n_merges = fast && fast->merges_end ? (fast->merges_end - fast->merges_at) / 10
+                                              : json_array_size(merges);
     if (tok_pairmap_init(&m->merges, n_merges + 16)) return -1;
     merge_builder mb = {m, path, 0, m->prefix ? strlen(m->prefix) : 0, STRBUF_INIT};
     int rc = 0;
@@ -221,7 +229,6 @@ static int load_unigram(tok_model *m, const json_t *j, const char *path) {
     const json_t *v = json_object_get(j, "vocab");
     if (!json_is_array(v)) return mx_set_error("%s: model: Unigram needs an array \"vocab\" of [piece, score]", path);
     size_t n = json_array_size(v);
-    if (!(m->vocab = hashmap_new(n + 16))) return -1;
     m->scores = malloc((n ? n : 1) * sizeof *m->scores);
     if (!m->scores) return mx_set_error("out of memory loading the vocabulary");
     vocab_builder b = {m, STRBUF_INIT, NULL, 0, 0, path};

@@ -57,7 +57,7 @@ static const char *segment(lm_detokenizer *d, const char *s, size_t n) {
     return d->seg.data;
 }
 
-const char *lm_detokenizer_add(lm_detokenizer *d, int32_t id) {
+const char *lm_detokenizer_add_len(lm_detokenizer *d, int32_t id, size_t *len) {
     if (!d) {
         mx_set_error("lm_detokenizer_add: NULL detokenizer");
         return NULL;
@@ -84,6 +84,7 @@ const char *lm_detokenizer_add(lm_detokenizer *d, int32_t id) {
     }
     const char *r = segment(d, out, out_len);
     if (!r) return NULL;
+    if (len) *len = out_len;
     if (consistent && !held && d->emitted == n && d->ids.n >= WINDOW_RESTART && !is_byte_token(d->tok, id)) {
         /* restart the window at the last id; its decode is the new baseline */
         d->ids.v[0] = id;
@@ -96,7 +97,7 @@ const char *lm_detokenizer_add(lm_detokenizer *d, int32_t id) {
     return r;
 }
 
-const char *lm_detokenizer_finish(lm_detokenizer *d) {
+const char *lm_detokenizer_finish_len(lm_detokenizer *d, size_t *len) {
     if (!d) {
         mx_set_error("lm_detokenizer_finish: NULL detokenizer");
         return NULL;
@@ -107,8 +108,13 @@ const char *lm_detokenizer_finish(lm_detokenizer *d) {
     size_t n = d->scratch.len, from = n;
     if (n >= d->emitted && (d->emitted == 0 || !memcmp(s, d->text.data, d->emitted))) from = d->emitted;
     const char *r = segment(d, s + from, n - from);
+    if (len) *len = n - from;
     d->ids.n = 0;
     d->emitted = 0;
     strbuf_reset(&d->text);
     return r;
 }
+
+const char *lm_detokenizer_add(lm_detokenizer *d, int32_t id) { return lm_detokenizer_add_len(d, id, NULL); }
+
+const char *lm_detokenizer_finish(lm_detokenizer *d) { return lm_detokenizer_finish_len(d, NULL); }

@@ -359,7 +359,7 @@ done:
     return rc;
 }
 
-char *lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special) {
+char *lm_tokenizer_decode_len(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, size_t *len) {
     if (!t || (!ids && n)) {
         mx_set_error("lm_tokenizer_decode: NULL argument");
         return NULL;
@@ -369,7 +369,11 @@ char *lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, i
         strbuf_free(&out);
         return NULL;
     }
-    return strbuf_detach(&out, NULL);
+    return strbuf_detach(&out, len);
+}
+
+char *lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special) {
+    return lm_tokenizer_decode_len(t, ids, n, skip_special, NULL);
 }
 
 /* ---- accessors --------------------------------------------------------------- */
