@@ -65,10 +65,16 @@ static int run_manage(const char *const *args) {
 
 /* Runs `cmlx manage --delete --pattern P` on a pseudo-terminal and types `answer` when
  * the question appears; the whole terminal output goes to out. */
+static int errno_pty;  /* why forkpty failed, 0 when it worked */
+
 static int run_manage_tty(const char *pattern, const char *answer) {
     int master;
+    out[0] = '\0';
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
-    if (pid < 0) return -1;
+    if (pid < 0) {
+        errno_pty = errno ? errno : ENODEV;
+        return -1;
+    }
     if (pid == 0) {
         execl(cmlx, cmlx, "manage", "--delete", "--pattern", pattern, (char *)NULL);
         _exit(127);
@@ -153,11 +159,17 @@ int main(int argc, char **argv) {
     CHECK(is_dir(alpha));
 
     /* on a terminal, "n" keeps it and "y" deletes it */
-    CHECK(run_manage_tty("alpha", "n\n") == 0);
-    CHECK_MSG(strstr(out, "Deletion cancelled - no changes made."), "tty output: %s", out);
-    CHECK(is_dir(alpha));
-    CHECK(run_manage_tty("alpha", "y\n") == 0);
-    CHECK_MSG(strstr(out, "Model(s) deleted successfully."), "tty output: %s", out);
+    int tty_rc = run_manage_tty("alpha", "n\n");
+    if (tty_rc == -1 && errno_pty) {
+        printf("SKIPPED: no pseudo-terminal here (%s): the y/N question is not tested\n", strerror(errno_pty));
+        CHECK(run_manage((const char *const[]){"--delete", "--pattern", "alpha", "-y", NULL}) == 0);
+    } else {
+        CHECK(tty_rc == 0);
+        CHECK_MSG(strstr(out, "Deletion cancelled - no changes made."), "tty output: %s", out);
+        CHECK(is_dir(alpha));
+        CHECK(run_manage_tty("alpha", "y\n") == 0);
+        CHECK_MSG(strstr(out, "Model(s) deleted successfully."), "tty output: %s", out);
+    }
     CHECK(!is_dir(alpha) && is_dir(beta) && is_dir(gamma));
 
     /* -y deletes without asking */

@@ -137,7 +137,7 @@ int hub_config_load(hub_config *c, const lm_hub_options *opt) {
     }
     c->progress = opt ? opt->progress : NULL;
     c->progress_ctx = opt ? opt->progress_ctx : NULL;
-    if (!c->offline && load_token(c, opt) != 0) goto fail;
+    if (!c->offline && (load_token(c, opt) != 0 || hub_http_share_new(c) != 0)) goto fail;
     return 0;
 oom:
     mx_set_error("hub: out of memory");
@@ -147,6 +147,7 @@ fail:
 }
 
 void hub_config_free(hub_config *c) {
+    hub_http_share_free(c);
     free(c->endpoint);
     free(c->cache_dir);
     free(c->token);

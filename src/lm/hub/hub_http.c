@@ -31,6 +31,26 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+int hub_http_share_new(hub_config *c) {
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return mx_set_error("hub: libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
+    CURLSH *sh = curl_share_init();
+    if (!sh) return mx_set_error("hub: libcurl failed to create a share handle");
+    /* one call makes a request per file; reusing the connection spares a TLS handshake
+     * each time. No lock callbacks: a hub_config is used by one thread. */
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    c->http_share = sh;
+    return 0;
+}
+
+void hub_http_share_free(hub_config *c) {
+    if (c->http_share) curl_share_cleanup(c->http_share);
+    c->http_share = NULL;
+}
+
 void hub_response_free(hub_response *r) {
     free(r->url);
     free(r->location);
@@ -133,6 +153,7 @@ static CURL *easy_new(const hub_config *c, const char *url, int send_token, stru
         *hdrs = l;
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
+    if (c->http_share) curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)c->http_share);
     curl_easy_setopt(h, CURLOPT_USERAGENT, HUB_USER_AGENT);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->timeout_s);

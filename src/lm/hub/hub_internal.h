@@ -23,6 +23,8 @@ typedef struct hub_config {
     long timeout_s;
     lm_hub_progress_fn progress;
     void *progress_ctx;
+    void *http_share;    /* CURLSH: connections, DNS and TLS sessions reused across the
+                            requests of one call (used by one thread at a time) */
 } hub_config;
 
 int hub_config_load(hub_config *c, const lm_hub_options *opt);
@@ -95,6 +97,9 @@ typedef struct hub_response {
 } hub_response;
 
 void hub_response_free(hub_response *r);
+/* Creates / frees c->http_share (hub_http.c keeps libcurl out of the other files). */
+int hub_http_share_new(hub_config *c);
+void hub_http_share_free(hub_config *c);
 
 /* GET a JSON document (at most 64 MiB) into r->body, following redirects (at most 5). */
 hub_status hub_http_get_json(const hub_config *c, const char *url, hub_response *r);
