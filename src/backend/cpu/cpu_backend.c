@@ -13,6 +13,12 @@ static const mx_kernel_fn cpu_kernels[MX_PRIM_COUNT] = {
     [MX_PRIM_SLICE] = cpu_slice,
     [MX_PRIM_BROADCAST] = cpu_broadcast,
     [MX_PRIM_CUSTOM] = cpu_custom,
+    [MX_PRIM_CONCATENATE] = cpu_concatenate,
+    [MX_PRIM_SLICE_UPDATE] = cpu_slice_update,
+    [MX_PRIM_TAKE] = cpu_take,
+    [MX_PRIM_TAKE_ALONG_AXIS] = cpu_take_along_axis,
+    [MX_PRIM_SCATTER_ALONG_AXIS] = cpu_put_along_axis,
+    [MX_PRIM_SCATTER] = cpu_scatter,
     [MX_PRIM_RANDOM_BITS] = cpu_random_bits,
 };
 

@@ -15,6 +15,12 @@ int cpu_transpose(const mx_kernel_ctx *c);
 int cpu_slice(const mx_kernel_ctx *c);
 int cpu_broadcast(const mx_kernel_ctx *c);
 int cpu_custom(const mx_kernel_ctx *c);
+int cpu_concatenate(const mx_kernel_ctx *c);
+int cpu_slice_update(const mx_kernel_ctx *c);
+int cpu_take(const mx_kernel_ctx *c);
+int cpu_take_along_axis(const mx_kernel_ctx *c);
+int cpu_put_along_axis(const mx_kernel_ctx *c);
+int cpu_scatter(const mx_kernel_ctx *c);
 int cpu_random_bits(const mx_kernel_ctx *c);
 
 #endif
