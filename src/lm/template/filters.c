@@ -116,15 +116,15 @@ static int f_safe(interp *in, tv v, const targs *a, tv *out) {
     static const char *const names[] = {NULL};
     bound_args b;
     if (lm_tpl_bind(in, a, "safe", names, &b)) return -1;
-    return want_str(v, out);
+    if (want_str(v, out)) return -1;
+    out->flag = TVF_SAFE;
+    return 0;
 }
 
-static int f_escape(interp *in, tv v, const targs *a, tv *out) {
-    static const char *const names[] = {NULL};
-    bound_args b;
-    if (lm_tpl_bind(in, a, "escape", names, &b)) return -1;
-    tv s;
-    if (want_str(v, &s)) return -1;
+tv lm_tpl_escape(tv v) {
+    if (v.type == TV_STR && (v.flag & TVF_SAFE)) return tv_ref(v);
+    tv s = tv_to_str(v);
+    if (tv_oom(s)) return s;
     strbuf sb = STRBUF_INIT;
     strbuf_reserve(&sb, tv_as_str(s)->len);
     for (size_t i = 0; i < tv_as_str(s)->len; i++) {
@@ -139,7 +139,34 @@ static int f_escape(interp *in, tv v, const targs *a, tv *out) {
         }
     }
     tv_unref(s);
-    return done_buf(&sb, out);
+    tv r = tv_str_from_buf(&sb);
+    r.flag = TVF_SAFE;
+    return r;
+}
+
+static int f_escape(interp *in, tv v, const targs *a, tv *out) {
+    static const char *const names[] = {NULL};
+    bound_args b;
+    if (lm_tpl_bind(in, a, "escape", names, &b)) return -1;
+    *out = lm_tpl_escape(v);
+    return tv_oom(*out) ? -1 : 0;
+}
+
+int lm_tpl_markup_concat(interp *in, tv a, tv b, tv *out) {
+    (void)in;
+    tv x = lm_tpl_escape(a), y = lm_tpl_escape(b);
+    int rc = -1;
+    if (!tv_oom(x) && !tv_oom(y)) {
+        strbuf sb = STRBUF_INIT;
+        strbuf_append(&sb, tv_as_str(x)->data, tv_as_str(x)->len);
+        strbuf_append(&sb, tv_as_str(y)->data, tv_as_str(y)->len);
+        *out = tv_str_from_buf(&sb);
+        out->flag = TVF_SAFE;
+        rc = tv_oom(*out) ? -1 : 0;
+    }
+    tv_unref(x);
+    tv_unref(y);
+    return rc;
 }
 
 static int f_length(interp *in, tv v, const targs *a, tv *out) {

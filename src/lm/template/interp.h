@@ -72,6 +72,10 @@ int lm_tpl_lookup_global(const char *name, tv *out);
 /* The loop object's attributes (globals.c). */
 int lm_tpl_loop_attr(interp *in, tv loop, const char *name, tv *out);
 
+/* Markup + str and str + Markup escape the plain side, as markupsafe does (filters.c). */
+int lm_tpl_markup_concat(interp *in, tv a, tv b, tv *out);
+tv lm_tpl_escape(tv s); /* new Markup holding html-escaped str(s); Markup stays as is */
+
 /* JSON (json.c): tojson as transformers defines it. */
 typedef struct tojson_opts {
     int indent;           /* -1: none */

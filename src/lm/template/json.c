@@ -188,6 +188,7 @@ static int dump(interp *in, tv v, const tojson_opts *o, int level, strbuf *sb) {
     case TV_STR: write_json_string(tv_as_str(v)->data, tv_as_str(v)->len, o->ensure_ascii, sb); return 0;
     case TV_LIST: {
         tv_list *l = tv_as_list(v);
+        if (v.flag & TVF_VIEW) return lm_tpl_fail(in, "TypeError", "Object of type %s is not JSON serializable", tv_type_name(v));
         if (l->len == 0) {
             strbuf_puts(sb, "[]");
             return 0;

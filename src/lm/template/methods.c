@@ -525,6 +525,7 @@ static int dict_view(interp *in, tv_func *f, const targs *a, tv *out, char which
     tv_dict *d = tv_as_dict(f->self);
     tv r = tv_list_new(d->len);
     if (tv_oom(r)) return -1;
+    r.flag = which == 'i' ? TVF_ITEMS : which == 'k' ? TVF_KEYS : TVF_VALUES;
     for (size_t i = 0; i < d->len; i++) {
         tv x;
         if (which == 'k') x = tv_ref(d->keys[i]);

@@ -103,7 +103,7 @@ int lm_tpl_getitem(interp *in, tv obj, tv key, tv *out) {
             *out = tv_ref(*v);
             return 0;
         }
-    } else if ((obj.type == TV_LIST || obj.type == TV_STR) && is_intlike(key)) {
+    } else if ((obj.type == TV_LIST || obj.type == TV_STR) && is_intlike(key) && !(obj.type == TV_LIST && (obj.flag & TVF_VIEW))) {
         size_t at;
         if (obj.type == TV_LIST) {
             tv_list *l = tv_as_list(obj);
@@ -149,7 +149,7 @@ int lm_tpl_slice(interp *in, tv obj, tv start, tv stop, tv step, tv *out) {
     int hb, he, hs;
     if (slice_index(in, start, &b, &hb) || slice_index(in, stop, &e, &he) || slice_index(in, step, &st, &hs)) return -1;
     if (hs && st == 0) return lm_tpl_fail(in, "ValueError", "slice step cannot be zero");
-    if (obj.type != TV_LIST && obj.type != TV_STR) {
+    if ((obj.type != TV_LIST && obj.type != TV_STR) || (obj.type == TV_LIST && (obj.flag & TVF_VIEW))) {
         *out = lm_tpl_missing(obj, tv_none());
         return 0;
     }
@@ -285,6 +285,7 @@ int lm_tpl_binop(interp *in, int op, tv a, tv b, tv *out) {
                 if (fy == 0) return lm_tpl_fail(in, "ZeroDivisionError", "float modulo");
                 double m = fmod(fx, fy);
                 if (m != 0 && ((m < 0) != (fy < 0))) m += fy;
+                else if (m == 0) m = copysign(0.0, fy); /* Python: a zero result takes the divisor's sign */
                 *out = tv_float(m);
             }
             return 0;
@@ -303,6 +304,10 @@ int lm_tpl_binop(interp *in, int op, tv a, tv b, tv *out) {
             return 0;
         }
     }
+    if ((a.type == TV_LIST && (a.flag & TVF_VIEW)) || (b.type == TV_LIST && (b.flag & TVF_VIEW)))
+        return binop_type_error(in, op, a, b);
+    if (op == OP_ADD && a.type == TV_STR && b.type == TV_STR && ((a.flag | b.flag) & TVF_SAFE))
+        return lm_tpl_markup_concat(in, a, b, out);
     if (op == OP_ADD && a.type == b.type && (a.type == TV_STR || (a.type == TV_LIST && (a.flag & TVF_TUPLE) == (b.flag & TVF_TUPLE))))
         return concat_seq(a, b, out);
     if (op == OP_MUL) {

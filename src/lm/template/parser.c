@@ -962,7 +962,8 @@ static node *parse_statement(parser *p) {
         if (n && cur(p)->type == TK_NAME) next_tok(p); /* {% endblock name %} */
     } else if (!strcmp(kw, "generation")) {
         n = parse_simple_body(p, N_SCOPE, line, "endgeneration");
-        if (n) n->flag = 1; /* no new scope: the generation tag only marks output */
+        /* transformers renders {% generation %} as a call block: its body is a caller
+         * macro, so it gets its own scope like any other block here */
     } else { /* break / continue */
         if (p->loop_depth == 0) n = fail_at(p, t, "'%s' outside of a loop", kw);
         else n = mk(p, kw[0] == 'b' ? N_BREAK : N_CONTINUE, line);

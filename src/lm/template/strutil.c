@@ -66,6 +66,8 @@ void py_case(const char *s, size_t n, char mode, strbuf *out) {
             int32_t m = cp < 0x80 ? map_cp(cp, mode) : cp;
             char c = (char)m;
             strbuf_append(out, k == 1 && cp >= 0x80 ? s + i : &c, 1);
+        } else if (cp == 0xDF && mode == 'u') {
+            strbuf_puts(out, "SS"); /* the one full case mapping that chat text meets */
         } else {
             u8_put(out, map_cp(cp, mode));
         }

@@ -335,8 +335,10 @@ const char *tv_type_name(tv v) {
     case TV_BOOL: return "bool";
     case TV_INT: return "int";
     case TV_FLOAT: return "float";
-    case TV_STR: return "str";
-    case TV_LIST: return (v.flag & TVF_TUPLE) ? "tuple" : "list";
+    case TV_LIST:
+        return (v.flag & TVF_TUPLE) ? "tuple" : (v.flag & TVF_ITEMS) ? "dict_items" : (v.flag & TVF_KEYS) ? "dict_keys"
+             : (v.flag & TVF_VALUES) ? "dict_values" : "list";
+    case TV_STR: return (v.flag & TVF_SAFE) ? "Markup" : "str";
     case TV_DICT: return "dict";
     case TV_NS: return "Namespace";
     case TV_FUNC: return tv_as_func(v)->kind == FN_MACRO ? "Macro" : "builtin_function_or_method";
@@ -498,6 +500,7 @@ static int write_any(tv v, strbuf *sb, int repr) {
     case TV_LIST: {
         tv_list *l = tv_as_list(v);
         int tuple = v.flag & TVF_TUPLE;
+        if (v.flag & TVF_VIEW) strbuf_printf(sb, "%s(", tv_type_name(v));
         strbuf_putc(sb, tuple ? '(' : '[');
         for (size_t i = 0; i < l->len; i++) {
             if (i) strbuf_puts(sb, ", ");
@@ -505,6 +508,7 @@ static int write_any(tv v, strbuf *sb, int repr) {
         }
         if (tuple && l->len == 1) strbuf_putc(sb, ',');
         strbuf_putc(sb, tuple ? ')' : ']');
+        if (v.flag & TVF_VIEW) strbuf_putc(sb, ')');
         break;
     }
     case TV_DICT:

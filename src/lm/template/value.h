@@ -27,8 +27,13 @@ typedef enum {
 
 enum {
     TVF_TUPLE = 1,    /* TV_LIST */
+    TVF_ITEMS = 2,    /* TV_LIST made by dict.items(): prints as dict_items([...]) */
+    TVF_KEYS = 4,     /* ... dict.keys() */
+    TVF_VALUES = 8,   /* ... dict.values() */
     TVF_SECURITY = 1, /* TV_UNDEF: using it raises SecurityError, not UndefinedError */
+    TVF_SAFE = 1,     /* TV_STR: markupsafe.Markup (made by escape/safe) */
 };
+#define TVF_VIEW (TVF_ITEMS | TVF_KEYS | TVF_VALUES)
 
 typedef struct tv_obj {
     int32_t refs;
