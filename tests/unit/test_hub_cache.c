@@ -149,6 +149,25 @@ static void test_scan_and_delete(const char *home) {
     put(cache, "not-a-repo/file", "x");
     put(cache, ".locks/models--org--good/1111.lock", "");
     put(cache, "CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55");
+    /* what Python tools left is used as it is, offline */
+    lm_hub_options o = {0};
+    o.cache_dir = cache;
+    o.local_files_only = 1;
+    char *dir = NULL, *file = NULL;
+    CHECK(lm_hub_resolve("org/good", NULL, &o, &dir) == 0);
+    CHECK_MSG(dir && strstr(dir, "/models--org--good/snapshots/cccccccccccccccccccccccccccccccccccccccc"), "%s",
+              dir ? dir : mx_last_error());
+    free(dir);
+    dir = NULL;
+    CHECK(lm_hub_resolve("org/good", "dddddddddddddddddddddddddddddddddddddddd", &o, &dir) == 0 && dir);
+    free(dir);
+    CHECK(lm_hub_download_file("org/good", "config.json", NULL, &o, &file) == 0);
+    unsigned char *text = file ? hub_fixture_read(file, NULL) : NULL;
+    CHECK(text && !strcmp((char *)text, "abc"));
+    free(text);
+    free(file);
+    CHECK(lm_hub_download_file("org/good", "tokenizer.json", NULL, &o, &file) != 0);
+    CHECK_MSG(strstr(mx_last_error(), "tokenizer.json") && strstr(mx_last_error(), "org/good"), "%s", mx_last_error());
     info = NULL;
     CHECK(lm_hub_scan_cache(cache, &info) == 0);
     if (!info) return;

@@ -77,6 +77,11 @@ static void test_private_repo_needs_token(void) {
     CHECK(fake_hub_count(hub, before, "GET", "/cdn/", &q) == 1);
     CHECK_MSG(q.authorization[0] == '\0', "the token leaked to the CDN: '%s'", q.authorization);
     unsetenv("HF_TOKEN");
+    /* without the token now, the hub refuses (401) but the cached copy is used, as
+     * huggingface_hub does */
+    dir = NULL;
+    CHECK(lm_hub_resolve("org/private", NULL, &o, &dir) == 0 && dir && strstr(dir, COMMIT));
+    free(dir);
 }
 
 static void test_token_file(void) {
