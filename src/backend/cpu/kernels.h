@@ -15,6 +15,8 @@ int cpu_transpose(const mx_kernel_ctx *c);
 int cpu_slice(const mx_kernel_ctx *c);
 int cpu_broadcast(const mx_kernel_ctx *c);
 int cpu_custom(const mx_kernel_ctx *c);
+int cpu_matmul(const mx_kernel_ctx *c);      /* matmul and addmm */
+int cpu_gather_mm(const mx_kernel_ctx *c);
 int cpu_concatenate(const mx_kernel_ctx *c);
 int cpu_slice_update(const mx_kernel_ctx *c);
 int cpu_take(const mx_kernel_ctx *c);
