@@ -111,6 +111,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     cmlx = argv[1];
+    if (access(cmlx, X_OK) != 0) {
+        CHECK_MSG(0, "the cmlx binary %s cannot be run: %s (did it build?)", cmlx, strerror(errno));
+        return test_finish();
+    }
     hub_fixture_fill(weights, sizeof weights, 3);
     const char *home = hub_fixture_home("hub-manage");
     fake_hub *hub = home ? fake_hub_start(repos, 3) : NULL;
