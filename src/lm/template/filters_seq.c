@@ -275,6 +275,11 @@ int lm_tpl_f_unique(interp *in, tv v, const targs *a, tv *out) {
         rc = attr_path(in, l->items[i], b.has[1] ? b.v[1] : tv_none(), tv_undef(), &key);
         if (rc) break;
         if (!(b.has[0] && tv_truthy(b.v[0]))) key = lower_if_str(key);
+        if (key.type == TV_DICT || key.type == TV_NS || (key.type == TV_LIST && !(key.flag & TVF_TUPLE))) {
+            rc = lm_tpl_fail(in, "TypeError", "unhashable type: '%s'", tv_type_name(key));
+            tv_unref(key);
+            break;
+        }
         int dup;
         lm_tpl_contains(in, seen, key, &dup);
         if (dup) {

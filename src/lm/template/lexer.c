@@ -237,7 +237,7 @@ static size_t match_int(const char *p, const char *end, int64_t *val) {
     int first_zero = base == 10 && *q == '0';
     while (q < end) {
         char c = *q;
-        if (c == '_' && q + 1 < end && q > start) {
+        if (c == '_' && q + 1 < end && q > start && hexval(q[1]) >= 0 && hexval(q[1]) < base) {
             q++;
             continue;
         }

@@ -956,7 +956,13 @@ static node *parse_statement(parser *p) {
             else lm_tpl_node_free(f);
         }
     } else if (!strcmp(kw, "block")) {
-        if (cur(p)->type == TK_NAME) next_tok(p);
+        if (cur(p)->type != TK_NAME) {
+            char d[80];
+            describe(cur(p), d, sizeof d);
+            p->tag_depth--;
+            return fail_at(p, cur(p), "expected token 'name', got '%s'", d);
+        }
+        next_tok(p);
         while (cur(p)->type == TK_NAME) next_tok(p); /* scoped / required */
         n = parse_simple_body(p, N_SCOPE, line, "endblock");
         if (n && cur(p)->type == TK_NAME) next_tok(p); /* {% endblock name %} */
