@@ -15,6 +15,28 @@
 #include "test.h"
 
 static char tmpdir[256];
+static const char *current_json; /* the tokenizer.json of the tokenizer under test */
+static int current_has_config;
+
+/* With CMLX_TOK_DUMP=FILE set, every encode/decode expectation is appended to FILE
+ * as JSON lines ({json, text, special, ids} / {json, ids, skip, text}) so that
+ * bench/tokenizer/check_hf.mjs can replay them on the Hugging Face library. */
+static void dump(const char *kind, const char *text, int flag, const int32_t *ids, size_t n) {
+    const char *path = getenv("CMLX_TOK_DUMP");
+    if (!path || !current_json || current_has_config) return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "kind", kind, "json", current_json, "text", text, "flag", flag);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    json_object_set_new(o, "ids", a);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s) fprintf(f, "%s\n", s);
+        free(s);
+        fclose(f);
+    }
+    json_decref(o);
+}
 
 static void write_file(const char *name, const char *text) {
     char path[512];
@@ -37,12 +59,15 @@ static lm_tokenizer *make(const char *json, const char *config) {
     unlink(path);
     write_file("tokenizer.json", json);
     if (config) write_file("tokenizer_config.json", config);
+    current_json = json;
+    current_has_config = config != NULL;
     lm_tokenizer *t = lm_tokenizer_load(tmpdir);
     CHECK_MSG(t != NULL, "load failed: %s", mx_last_error());
     return t;
 }
 
 static int ids_are(const lm_tokenizer *t, const char *text, int special, const int32_t *want, size_t wn, int line) {
+    dump("encode", text, special, want, wn);
     int32_t *ids = NULL;
     size_t n = 0;
     if (!t || lm_tokenizer_encode(t, text, strlen(text), special, &ids, &n)) {
@@ -62,6 +87,7 @@ static int ids_are(const lm_tokenizer *t, const char *text, int special, const i
 #define NO_IDS(t, text, special) ids_are(t, text, special, NULL, 0, __LINE__)
 
 static void decodes_to(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip, const char *want, int line) {
+    dump("decode", want, skip, ids, n);
     char *s = t ? lm_tokenizer_decode(t, ids, n, skip) : NULL;
     test_check_msg(s && !strcmp(s, want), __FILE__, line, "decode: expected '%s', got '%s' (%s)", want, s ? s : "(null)",
                    s ? "" : mx_last_error());
@@ -262,7 +288,8 @@ static void test_wordpiece(void) {
         "{\"id\":2,\"content\":\"[SEP]\",\"special\":true,\"normalized\":false}],"
         "\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},"
         "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},"
-        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":\"[CLS]:0 $A:0 [SEP]:0\",\"pair\":\"[CLS] $A [SEP] $B:1 [SEP]:1\","
+        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
+        "{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],\"pair\":[],"
         "\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},"
         "\"decoder\":{\"type\":\"WordPiece\",\"prefix\":\"##\",\"cleanup\":true},"
         "\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,"
@@ -325,13 +352,16 @@ static const char *ADDED_JSON =
     "{\"id\":15,\"content\":\"Hi\",\"special\":false,\"normalized\":true},"
     "{\"id\":16,\"content\":\"Yo\",\"special\":false,\"normalized\":false},"
     "{\"id\":17,\"content\":\"<N>\",\"special\":false,\"normalized\":false},"
+    "{\"id\":18,\"content\":\"<pad1>\",\"special\":false,\"normalized\":false},"
+    "{\"id\":19,\"content\":\"<pad2>\",\"special\":false,\"normalized\":false},"
     "{\"id\":20,\"content\":\"<s>\",\"special\":true,\"normalized\":false},"
     "{\"id\":21,\"content\":\"</s>\",\"special\":true,\"normalized\":false}],"
     "\"normalizer\":{\"type\":\"Lowercase\"},"
     "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"Isolated\",\"invert\":false},"
     "\"post_processor\":%s,"
     "\"decoder\":null,"
-    "\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"[UNK]\",\"vocab\":{\"[UNK]\":0,\"hello\":1,\"world\":2,\",\":3,\"yo\":4,\" \":5}}}";
+    "\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"[UNK]\",\"vocab\":{\"[UNK]\":0,\"hello\":1,\"world\":2,\",\":3,\"yo\":4,\" \":5,"
+    "\"v6\":6,\"v7\":7,\"v8\":8,\"v9\":9}}}";
 
 static void test_added_tokens(void) {
     char buf[4096];
@@ -353,7 +383,7 @@ static void test_added_tokens(void) {
     CHECK(lm_tokenizer_token_to_id(t, "world") == 2);
     CHECK(lm_tokenizer_token_to_id(t, "nope") == -1);
     CHECK(lm_tokenizer_id_to_token(t, 16) && !strcmp(lm_tokenizer_id_to_token(t, 16), "Yo"));
-    CHECK(lm_tokenizer_id_to_token(t, 9) == NULL);
+    CHECK(lm_tokenizer_id_to_token(t, 30) == NULL);
     CHECK(lm_tokenizer_vocab_size(t) == 22);
     CHECK(lm_tokenizer_is_special(t, 10) && !lm_tokenizer_is_special(t, 12));
     /* invalid UTF-8 is an error, not garbage ids */

@@ -32,32 +32,69 @@ void lm_tokenizer_free(lm_tokenizer *t) {
     free(t);
 }
 
+/* Added tokens get their ids the way the Rust library assigns them on load (the "id"
+ * in the file is only checked there, with a warning): an existing added token or
+ * model token keeps its id, anything else takes the next id after the model's
+ * vocabulary (or after the largest added id). A repeated content replaces the
+ * earlier entry's properties. */
 static int load_added(lm_tokenizer *t, const json_t *arr) {
     if (!arr || json_is_null(arr)) return 0;
     if (!json_is_array(arr)) return mx_set_error("%s: \"added_tokens\" must be an array", t->path);
     size_t n = json_array_size(arr);
     t->added.v = calloc(n ? n : 1, sizeof *t->added.v);
-    if (!t->added.v) return mx_set_error("out of memory loading added tokens");
-    for (size_t i = 0; i < n; i++) {
+    hashmap *seen = hashmap_new(n + 16);
+    if (!t->added.v || !seen) {
+        hashmap_free(seen);
+        return mx_set_error("out of memory loading added tokens");
+    }
+    const tok_model *m = t->model;
+    size_t model_size = m->kind == MODEL_UNIGRAM ? m->n_entries : m->vocab_count;
+    int64_t next_id = (int64_t)model_size;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
         const json_t *e = json_array_get(arr, i);
         const json_t *id = json_object_get(e, "id"), *content = json_object_get(e, "content");
-        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX)
-            return mx_set_error("%s: added_tokens[%zu]: missing or bad integer \"id\"", t->path, i);
-        if (!json_is_string(content))
-            return mx_set_error("%s: added_tokens[%zu]: missing string \"content\"", t->path, i);
-        tok_added_token *a = &t->added.v[t->added.n++];
-        a->len = json_string_length(content);
-        a->content = malloc(a->len + 1);
-        if (!a->content) return mx_set_error("out of memory loading added tokens");
-        memcpy(a->content, json_string_value(content), a->len + 1);
-        a->id = (int32_t)json_integer_value(id);
+        if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX) {
+            rc = mx_set_error("%s: added_tokens[%zu]: missing or bad integer \"id\"", t->path, i);
+            break;
+        }
+        if (!json_is_string(content)) {
+            rc = mx_set_error("%s: added_tokens[%zu]: missing string \"content\"", t->path, i);
+            break;
+        }
+        const char *c = json_string_value(content);
+        size_t len = json_string_length(content);
+        if (len == 0) continue;
+        int64_t slot;
+        tok_added_token *a;
+        if (hashmap_get(seen, c, len, &slot)) {
+            a = &t->added.v[slot]; /* same content: same id, new properties */
+        } else {
+            a = &t->added.v[t->added.n];
+            a->len = len;
+            a->content = malloc(len + 1);
+            if (!a->content) {
+                rc = mx_set_error("out of memory loading added tokens");
+                break;
+            }
+            memcpy(a->content, c, len + 1);
+            int32_t mid = tok_model_token_to_id(m, c, len);
+            a->id = mid >= 0 ? mid : (int32_t)next_id++;
+            if (hashmap_put(seen, c, len, (int64_t)t->added.n)) {
+                free(a->content);
+                rc = -1;
+                break;
+            }
+            t->added.n++;
+        }
         a->special = tok_json_bool(e, "special", 0);
         a->lstrip = tok_json_bool(e, "lstrip", 0);
         a->rstrip = tok_json_bool(e, "rstrip", 0);
         a->single_word = tok_json_bool(e, "single_word", 0);
         a->normalized = tok_json_bool(e, "normalized", !a->special);
     }
-    return 0;
+    hashmap_free(seen);
+    return rc;
 }
 
 static lm_tokenizer *load_tokenizer_json(const char *path) {
