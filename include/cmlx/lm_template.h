@@ -12,8 +12,13 @@
  * namespace attributes), macro (defaults, varargs, kwargs, caller, recursion), call and
  * filter blocks, with, break/continue, generation/block tags; the Jinja2 filters and
  * tests chat templates use; Python str/dict/list methods (mutating list/dict methods
- * raise SecurityError as in the sandbox); globals range, namespace, dict, cycler, joiner,
- * lipsum-free. Values print as Python prints them (None, True, 1.0, ['a'], {'a': 1}).
+ * raise SecurityError as in the sandbox); globals range, namespace, dict, joiner,
+ * raise_exception, strftime_now. Values print as Python prints them (None, True, 1.0,
+ * ['a'], {'a': 1}, dict_items([...])).
+ *
+ * Not supported: cycler(), lipsum(), {% include/import/extends %} (no loader), integers
+ * beyond int64, range objects print as lists, and a NUL character in the output ends the
+ * returned C string. */
  *
  * Errors: every function below returns NULL on failure and sets mx_last_error() to
  * "<Jinja2 exception class>: <message> (line L[, column C])", e.g.
