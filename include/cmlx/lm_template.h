@@ -18,7 +18,7 @@
  *
  * Not supported: cycler(), lipsum(), {% include/import/extends %} (no loader), integers
  * beyond int64, range objects print as lists, and a NUL character in the output ends the
- * returned C string. */
+ * returned C string.
  *
  * Errors: every function below returns NULL on failure and sets mx_last_error() to
  * "<Jinja2 exception class>: <message> (line L[, column C])", e.g.
