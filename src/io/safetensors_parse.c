@@ -317,7 +317,7 @@ int st_parse(const void *buf, size_t len, const char *file, st_header *out) {
         if (t->name || t->dtype_string) out->n_tensors++;   /* so st_header_free finds partial strings */
         if (rc) goto done;
     }
-    qsort(out->tensors, out->n_tensors, sizeof *out->tensors, cmp_tensor_name);
+    if (out->n_tensors > 1) qsort(out->tensors, out->n_tensors, sizeof *out->tensors, cmp_tensor_name);
     rc = check_overlaps(file, out);
 
 done:
