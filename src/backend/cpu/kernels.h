@@ -15,6 +15,10 @@ int cpu_transpose(const mx_kernel_ctx *c);
 int cpu_slice(const mx_kernel_ctx *c);
 int cpu_broadcast(const mx_kernel_ctx *c);
 int cpu_custom(const mx_kernel_ctx *c);
+int cpu_quantize(const mx_kernel_ctx *c);
+int cpu_dequantize(const mx_kernel_ctx *c);
+int cpu_quantized_matmul(const mx_kernel_ctx *c);
+int cpu_gather_qmm(const mx_kernel_ctx *c);
 int cpu_matmul(const mx_kernel_ctx *c);      /* matmul and addmm */
 int cpu_gather_mm(const mx_kernel_ctx *c);
 int cpu_concatenate(const mx_kernel_ctx *c);

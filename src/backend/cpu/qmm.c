@@ -1,0 +1,358 @@
+/* CPU kernels of quantized_matmul and gather_qmm.
+ *
+ * Each product is y[M, N] = x[M, K] @ W where W is stored packed: [N, K] (transpose, the
+ * Linear layout) or [K, N]. Arithmetic is float32: per group, the dot of x with the unpacked
+ * codes is scaled and the bias term uses the group's sum of x:
+ *     y += scale * (x . q) + bias * sum(x)        (fp modes: y += scale * (x . value))
+ * Two paths:
+ *  - few rows (decode, M <= QMV_MAX_ROWS): the packed weights are read directly, one output
+ *    block at a time (qmv_t_block / qmv_n_block: the per-row-block functions a SIMD kernel
+ *    replaces); nothing is dequantized beyond one group in registers / on the stack;
+ *  - many rows (prefill): a panel of weight rows is dequantized to float32 and multiplied by
+ *    OpenBLAS sgemm, panel after panel (the whole matrix is never dequantized at once).
+ * gather_qmm runs one product per index, merging consecutive indices that pick the same
+ * expert into one taller product (sorted indices make those runs long). */
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/chunk.h"
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/quant_pack.h"
+#include "core/strided.h"
+#include "ops/quantized.h"
+
+#define QMV_MAX_ROWS 8
+#define QMV_BLOCK 16            /* output rows per task in the transposed decode path */
+#define PANEL_ELEMS (1 << 20)   /* floats per dequantized panel (4 MB) */
+
+/* One packed matrix, row-major. */
+typedef struct {
+    const uint32_t *w;          /* transpose: [N, words]; else [K, words] */
+    const void *scales, *biases; /* [stored rows, groups] */
+    mx_dtype sdt, bdt;
+    int64_t n, k;               /* output columns, inner dimension */
+    int64_t words, groups;      /* per stored row */
+    int gs, bits, mode, transpose;
+} qmat;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* ---- decode path: x has at most QMV_MAX_ROWS rows ---- */
+
+/* Output rows [n0, n1) of the transposed product (W is [N, K]). xsum: [M, groups] sums of x
+ * per group (affine only). */
+static void qmv_t_block(const qmat *q, const float *x, int64_t M, const float *xsum, int64_t n0, int64_t n1,
+                        float *y) {
+    float vals[128];
+    int64_t gwords = (int64_t)q->gs * q->bits / 32;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint32_t *wrow = q->w + n * q->words;
+        float acc[QMV_MAX_ROWS] = {0};
+        for (int64_t g = 0; g < q->groups; g++) {
+            qp_unpack(wrow + g * gwords, q->bits, q->gs, vals);
+            qp_decode_values(vals, q->gs, q->mode);
+            float s = qp_scale(q->scales, q->sdt, n * q->groups + g, q->mode);
+            float b = q->mode == MX_QUANT_AFFINE ? qp_load(q->biases, q->bdt, n * q->groups + g) : 0.0f;
+            for (int64_t m = 0; m < M; m++) {
+                const float *xg = x + m * q->k + g * q->gs;
+                float d[8] = {0};
+                for (int j = 0; j < q->gs; j += 8)
+                    for (int t = 0; t < 8; t++) d[t] += xg[j + t] * vals[j + t];
+                float dot = ((d[0] + d[1]) + (d[2] + d[3])) + ((d[4] + d[5]) + (d[6] + d[7]));
+                acc[m] += s * dot + (xsum ? b * xsum[m * q->groups + g] : 0.0f);
+            }
+        }
+        for (int64_t m = 0; m < M; m++) y[m * q->n + n] = acc[m];
+    }
+}
+
+/* Output columns of group g of the non-transposed product (W is [K, N], packed along N). */
+static void qmv_n_block(const qmat *q, const float *x, int64_t M, int64_t g, float *y) {
+    float vals[128], acc[QMV_MAX_ROWS][128];
+    int gs = q->gs;
+    int64_t gwords = (int64_t)gs * q->bits / 32;
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < q->k; k++) {
+        qp_unpack(q->w + k * q->words + g * gwords, q->bits, gs, vals);
+        qp_decode_values(vals, gs, q->mode);
+        float s = qp_scale(q->scales, q->sdt, k * q->groups + g, q->mode);
+        float b = q->mode == MX_QUANT_AFFINE ? qp_load(q->biases, q->bdt, k * q->groups + g) : 0.0f;
+        for (int j = 0; j < gs; j++) vals[j] = s * vals[j] + b;
+        for (int64_t m = 0; m < M; m++) {
+            float xv = x[m * q->k + k];
+            for (int j = 0; j < gs; j++) acc[m][j] += xv * vals[j];
+        }
+    }
+    for (int64_t m = 0; m < M; m++) memcpy(y + m * q->n + g * gs, acc[m], sizeof(float) * (size_t)gs);
+}
+
+static int qmv(const qmat *q, const float *x, int64_t M, float *y) {
+    int64_t work = q->n * q->k;
+    if (q->transpose) {
+        float *xsum = NULL;
+        if (q->mode == MX_QUANT_AFFINE) {
+            xsum = malloc(sizeof(float) * (size_t)max64(M * q->groups, 1));
+            if (!xsum) {
+                mx_set_error("[quantized_matmul] out of memory");
+                return -1;
+            }
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t g = 0; g < q->groups; g++) {
+                    float s = 0;
+                    for (int j = 0; j < q->gs; j++) s += x[m * q->k + g * q->gs + j];
+                    xsum[m * q->groups + g] = s;
+                }
+        }
+        int64_t blocks = (q->n + QMV_BLOCK - 1) / QMV_BLOCK;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
+        for (int64_t bi = 0; bi < blocks; bi++)
+            qmv_t_block(q, x, M, xsum, bi * QMV_BLOCK, min64(q->n, (bi + 1) * QMV_BLOCK), y);
+        free(xsum);
+    } else {
+        int64_t groups = q->n / q->gs;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
+        for (int64_t g = 0; g < groups; g++) qmv_n_block(q, x, M, g, y);
+    }
+    return 0;
+}
+
+/* ---- prefill path: dequantized panels through sgemm ---- */
+
+static int qmm_panels(const qmat *q, const float *x, int64_t M, float *y) {
+    if (M > INT_MAX || q->n > INT_MAX || q->k > INT_MAX) {
+        mx_set_error("[quantized_matmul] product of %lld x %lld x %lld is too large for BLAS", (long long)M,
+                     (long long)q->k, (long long)q->n);
+        return -1;
+    }
+    int64_t stored_cols = q->transpose ? q->k : q->n;            /* values per stored row */
+    int64_t stored_rows = q->transpose ? q->n : q->k;
+    int64_t pr = min64(stored_rows, max64(16, PANEL_ELEMS / max64(stored_cols, 1)));
+    float *panel = malloc(sizeof(float) * (size_t)max64(pr * stored_cols, 1));
+    if (!panel) {
+        mx_set_error("[quantized_matmul] out of memory for a %lld x %lld panel", (long long)pr, (long long)stored_cols);
+        return -1;
+    }
+    for (int64_t r0 = 0; r0 < stored_rows; r0 += pr) {
+        int64_t nr = min64(pr, stored_rows - r0);
+#pragma omp parallel for if (cpu_parallel_worth(nr * stored_cols))
+        for (int64_t r = 0; r < nr; r++)
+            qp_dequantize_row(q->w + (r0 + r) * q->words, q->scales, q->sdt, q->biases, q->bdt, (r0 + r) * q->groups,
+                              stored_cols, q->gs, q->bits, q->mode, panel + r * stored_cols);
+        if (q->transpose) /* y[:, r0:r0+nr] = x @ panel.T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nr, (int)q->k, 1.0f, x, (int)q->k, panel,
+                        (int)q->k, 0.0f, y + r0, (int)q->n);
+        else /* y += x[:, r0:r0+nr] @ panel */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)q->n, (int)nr, 1.0f, x + r0, (int)q->k,
+                        panel, (int)q->n, r0 == 0 ? 0.0f : 1.0f, y, (int)q->n);
+    }
+    free(panel);
+    return 0;
+}
+
+static int qmm_product(const qmat *q, const float *x, int64_t M, float *y) {
+    if (M == 0 || q->n == 0) return 0;
+    if (q->k == 0) {
+        memset(y, 0, sizeof(float) * (size_t)(M * q->n));
+        return 0;
+    }
+    return M <= QMV_MAX_ROWS ? qmv(q, x, M, y) : qmm_panels(q, x, M, y);
+}
+
+/* ---- kernels ---- */
+
+/* A row-major pointer to a's elements (a copy in *tmp when a is strided). */
+static const void *row_major(const mx_array *a, void **tmp, const char *op) {
+    *tmp = NULL;
+    if (a->flags & MX_FLAG_ROW_CONTIG) return mx_array_ptr(a);
+    *tmp = malloc(mx_nbytes(a) ? mx_nbytes(a) : 1);
+    if (!*tmp) {
+        mx_set_error("[%s] out of memory copying %s to row-major order", op, MX_SHAPE_STR(a));
+        return NULL;
+    }
+    mx_copy_strided(a, a->dtype, *tmp, 0, a->size);
+    return *tmp;
+}
+
+/* Matrix `off` (element offset) of x, M x K with x's strides, into dst as float32. */
+static void load_x(const mx_array *x, int64_t off, int64_t M, int64_t K, float *dst) {
+    int64_t rs = x->strides[x->ndim - 2], cs = x->strides[x->ndim - 1];
+    const char *base = mx_array_ptr(x);
+    size_t es = mx_dtype_size(x->dtype);
+    for (int64_t m = 0; m < M; m++) {
+        if (cs == 1) mx_convert(base + (off + m * rs) * (int64_t)es, x->dtype, dst + m * K, MX_FLOAT32, K);
+        else
+            for (int64_t k = 0; k < K; k++) dst[m * K + k] = (float)mx_load_double(base, x->dtype, off + m * rs + k * cs);
+    }
+}
+
+/* Offset (elements) of matrix number `flat` of x's batch (x.shape[:-2], row-major). */
+static int64_t batch_offset(const mx_array *x, int64_t flat) {
+    int64_t off = 0;
+    for (int d = x->ndim - 3; d >= 0; d--) {
+        off += (flat % x->shape[d]) * x->strides[d];
+        flat /= x->shape[d];
+    }
+    return off;
+}
+
+static int64_t batch_count(const mx_array *x) {
+    int64_t n = 1;
+    for (int d = 0; d < x->ndim - 2; d++) n *= x->shape[d];
+    return n;
+}
+
+/* Flat batch index into x's batch for output batch element `flat` (x's batch broadcasts). */
+static int64_t broadcast_batch_index(const mx_array *x, const mx_array *out, int64_t flat) {
+    int nb = out->ndim - 2, xb = x->ndim - 2, lead = nb - xb;
+    int64_t idx = 0, mul = 1;
+    for (int d = nb - 1; d >= lead; d--) {
+        int64_t i = flat % out->shape[d];
+        flat /= out->shape[d];
+        int64_t xd = x->shape[d - lead];
+        idx += (xd == 1 ? 0 : i) * mul;
+        mul *= xd;
+    }
+    return idx;
+}
+
+typedef struct {
+    const mx_array *x, *w, *scales, *biases;
+    const uint32_t *wp;
+    const void *sp, *bp;
+    void *tw, *ts, *tb;
+    qmat q;                  /* matrix 0; others at batch offsets */
+    int64_t mat_words, mat_groups;
+} qmm_inputs;
+
+static int prepare(const mx_kernel_ctx *c, qmm_inputs *in, const char *op) {
+    const mx_quant_params *p = c->params;
+    memset(in, 0, sizeof *in);
+    in->x = c->inputs[0];
+    in->w = c->inputs[1];
+    in->scales = c->inputs[2];
+    in->biases = p->mode == MX_QUANT_AFFINE ? c->inputs[3] : NULL;
+    in->wp = row_major(in->w, &in->tw, op);
+    in->sp = in->wp ? row_major(in->scales, &in->ts, op) : NULL;
+    in->bp = in->sp && in->biases ? row_major(in->biases, &in->tb, op) : NULL;
+    if (!in->wp || !in->sp || (in->biases && !in->bp)) return -1;
+    const mx_array *w = in->w;
+    int64_t rows = w->shape[w->ndim - 2], words = w->shape[w->ndim - 1];
+    int64_t unpacked = words * 32 / p->bits;
+    qmat q = {in->wp, in->sp, in->bp, in->scales->dtype, in->biases ? in->biases->dtype : MX_FLOAT32,
+              p->transpose ? rows : unpacked, p->transpose ? unpacked : rows, words,
+              in->scales->shape[in->scales->ndim - 1], p->group_size, p->bits, p->mode, p->transpose};
+    in->q = q;
+    in->mat_words = rows * words;
+    in->mat_groups = rows * q.groups;
+    return 0;
+}
+
+static void release(qmm_inputs *in) {
+    free(in->tw);
+    free(in->ts);
+    free(in->tb);
+}
+
+/* The packed matrix number `i` of w's batch. */
+static qmat matrix_at(const qmm_inputs *in, int64_t i) {
+    qmat q = in->q;
+    q.w += i * in->mat_words;
+    size_t ss = mx_dtype_size(q.sdt), bs = mx_dtype_size(q.bdt);
+    q.scales = (const char *)q.scales + i * in->mat_groups * (int64_t)ss;
+    if (q.biases) q.biases = (const char *)q.biases + i * in->mat_groups * (int64_t)bs;
+    return q;
+}
+
+/* y (float32, M x N) into out's matrix number i. */
+static void store_y(mx_array *out, int64_t first_row, int64_t rows, const float *y) {
+    int64_t N = out->shape[out->ndim - 1];
+    size_t os = mx_dtype_size(out->dtype);
+    mx_convert(y, MX_FLOAT32, mx_array_ptr(out) + first_row * N * (int64_t)os, out->dtype, rows * N);
+}
+
+int cpu_quantized_matmul(const mx_kernel_ctx *c) {
+    mx_array *out = c->outputs[0];
+    if (mx_out_alloc(out)) return -1;
+    if (out->size == 0) return 0;
+    qmm_inputs in;
+    if (prepare(c, &in, "quantized_matmul")) {
+        release(&in);
+        return -1;
+    }
+    int64_t M = out->shape[out->ndim - 2], N = out->shape[out->ndim - 1], K = in.q.k;
+    int64_t nprod = out->size / (M * N);
+    float *x = malloc(sizeof(float) * (size_t)max64(M * K, 1));
+    float *y = out->dtype == MX_FLOAT32 ? NULL : malloc(sizeof(float) * (size_t)(M * N));
+    int rc = 0;
+    if (!x || (out->dtype != MX_FLOAT32 && !y)) {
+        mx_set_error("[quantized_matmul] out of memory for %lld x %lld activations", (long long)M, (long long)K);
+        rc = -1;
+    }
+    for (int64_t i = 0; i < nprod && rc == 0; i++) {
+        const mx_array *xa = in.x;
+        int64_t xoff = batch_offset(xa, broadcast_batch_index(xa, out, i));
+        load_x(xa, xoff, M, K, x);
+        qmat q = matrix_at(&in, broadcast_batch_index(in.w, out, i));
+        float *dst = y ? y : (float *)mx_array_ptr(out) + i * M * N;
+        rc = qmm_product(&q, x, M, dst);
+        if (rc == 0 && y) store_y(out, i * M, M, y);
+    }
+    free(x);
+    free(y);
+    release(&in);
+    return rc;
+}
+
+int cpu_gather_qmm(const mx_kernel_ctx *c) {
+    const mx_quant_params *p = c->params;
+    mx_array *out = c->outputs[0];
+    if (mx_out_alloc(out)) return -1;
+    if (out->size == 0) return 0;
+    qmm_inputs in;
+    if (prepare(c, &in, "gather_qmm")) {
+        release(&in);
+        return -1;
+    }
+    int first_idx = p->mode == MX_QUANT_AFFINE ? 4 : 3;
+    int nbd = out->ndim - 2;
+    int64_t M = out->shape[out->ndim - 2], N = out->shape[out->ndim - 1], K = in.q.k;
+    int64_t nprod = out->size / (M * N), nx = batch_count(in.x), nw = batch_count(in.w);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(2 * nprod));
+    float *x = malloc(sizeof(float) * (size_t)max64(nprod * M * K, 1));
+    float *y = out->dtype == MX_FLOAT32 ? NULL : malloc(sizeof(float) * (size_t)(nprod * M * N));
+    int rc = 0;
+    if (!idx || !x || (out->dtype != MX_FLOAT32 && !y)) {
+        mx_set_error("[gather_qmm] out of memory for %lld products of %lld x %lld", (long long)nprod, (long long)M,
+                     (long long)K);
+        rc = -1;
+    } else {
+        cpu_load_broadcast(c->inputs[first_idx], nbd, out->shape, 0, nprod, MX_INT64, idx);
+        cpu_load_broadcast(c->inputs[first_idx + 1], nbd, out->shape, 0, nprod, MX_INT64, idx + nprod);
+        for (int64_t i = 0; i < nprod && rc == 0; i++)
+            if (idx[i] < 0 || idx[i] >= nx || idx[nprod + i] < 0 || idx[nprod + i] >= nw) {
+                mx_set_error("[gather_qmm] index out of range at output matrix %lld: lhs %lld of %lld, rhs %lld of %lld",
+                             (long long)i, (long long)idx[i], (long long)nx, (long long)idx[nprod + i], (long long)nw);
+                rc = -1;
+            }
+    }
+    /* runs of equal experts become one product of run * M rows */
+    for (int64_t i0 = 0; i0 < nprod && rc == 0;) {
+        int64_t i1 = i0 + 1;
+        while (i1 < nprod && idx[nprod + i1] == idx[nprod + i0]) i1++;
+        for (int64_t i = i0; i < i1; i++) load_x(in.x, batch_offset(in.x, idx[i]), M, K, x + (i - i0) * M * K);
+        qmat q = matrix_at(&in, idx[nprod + i0]);
+        float *dst = y ? y : (float *)mx_array_ptr(out) + i0 * M * N;
+        rc = qmm_product(&q, x, (i1 - i0) * M, dst);
+        if (rc == 0 && y) store_y(out, i0 * M, (i1 - i0) * M, y);
+        i0 = i1;
+    }
+    free(idx);
+    free(x);
+    free(y);
+    release(&in);
+    return rc;
+}
