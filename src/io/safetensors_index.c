@@ -104,7 +104,7 @@ mx_safetensors *st_open_index(const char *index_path) {
     }
     qsort(paths, n_paths, sizeof *paths, cmp_str);
     st = st_open_files(index_path, paths, (int)n_paths);
-    paths = NULL, n_paths = 0;   /* taken, also on failure */
+    n_paths = 0;   /* the strings are taken, also on failure; the array is freed below */
     if (!st) goto done;
 
     json_object_foreach((json_t *)map, name, val) {

@@ -214,7 +214,7 @@ static mx_safetensors *open_dir(const char *dir) {
     } else if (!failed) {
         qsort(paths, (size_t)n, sizeof *paths, cmp_str);
         st = st_open_files(dir, paths, n);
-        paths = NULL, n = 0;   /* taken */
+        n = 0;   /* the strings are taken; the array itself is freed below */
     }
     for (int i = 0; i < n; i++) free(paths[i]);
     free(paths);

@@ -2,6 +2,7 @@
  * a directory of shards without an index, and the ways an index or a set of shards can be
  * inconsistent (missing shard, tensor the shard lacks, name in two shards, path escape). */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmlx/cmlx.h"
 #include "io/safetensors.h"
