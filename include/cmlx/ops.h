@@ -144,19 +144,30 @@ mx_array *mx_moveaxis(const mx_array *a, int source, int destination);
 mx_array *mx_broadcast_to(const mx_array *a, const int64_t *shape, int ndim);
 /* Broadcasts n arrays against each other; outs[i] are new references. */
 int mx_broadcast_arrays(const mx_array *const *in, int n, mx_array **outs);
+/* Joins n >= 1 arrays (same ndim >= 1, equal except along axis) along axis; dtypes are
+ * promoted. One block copy per input: [B, H, T, D] caches joined along T are straight
+ * copies of T*D runs. */
 mx_array *mx_concatenate(const mx_array *const *arrays, int n, int axis);
+/* Joins n >= 1 arrays of one shape along a new axis (expand_dims + concatenate). */
 mx_array *mx_stack(const mx_array *const *arrays, int n, int axis);
 /* Splits into n_sections equal parts (error if not divisible), or at `indices` when
- * indices != NULL (n_indices boundaries give n_indices+1 parts). outs must have room for
- * the part count; returns the part count or -1. */
+ * indices != NULL (n_indices boundaries give n_indices+1 parts; bounds are Python slice
+ * bounds, so decreasing or past-the-end ones give empty parts). The parts are views of a (no
+ * copy). outs must have room for the part count; returns the part count or -1. */
 int mx_split(const mx_array *a, int n_sections, const int64_t *indices, int n_indices, int axis,
              mx_array **outs);
+/* numpy.tile: reps (>= 0) shorter than a's ndim apply to the last axes; longer ones add
+ * leading axes. */
 mx_array *mx_tile(const mx_array *a, const int64_t *reps, int n);
+/* Each element repeated `repeats` (>= 0) times along axis (a 0-d array counts as 1-d). */
 mx_array *mx_repeat(const mx_array *a, int64_t repeats, int axis);
-/* Pads with a constant: low/high widths per axis in `axes` (NULL = all axes in order). */
+/* Pads with a constant (cast to a's dtype): low[i]/high[i] (>= 0) are the widths for axis
+ * axes[i], i < n_axes; with axes == NULL they are for every axis in order (n_axes 0 or ndim). */
 mx_array *mx_pad(const mx_array *a, const int *axes, int n_axes, const int64_t *low,
                  const int64_t *high, double value);
+/* Reverses axis: a view (negative-step slice), no copy. */
 mx_array *mx_flip(const mx_array *a, int axis);
+/* Elements shifted by `shift` (any sign, taken modulo the axis size) along axis, wrapping. */
 mx_array *mx_roll(const mx_array *a, int64_t shift, int axis);
 /* A row-contiguous copy (or a itself, retained, when already row-contiguous). */
 mx_array *mx_contiguous(const mx_array *a);
@@ -168,17 +179,33 @@ mx_array *mx_slice(const mx_array *a, const int64_t *start, const int64_t *stop,
                    const int64_t *step, int n);
 /* Slice of one axis. */
 mx_array *mx_slice_axis(const mx_array *a, int axis, int64_t start, int64_t stop);
-/* A copy of a with a[start:stop:step] replaced by update (broadcast to the slice). */
+/* A copy of a with a[start:stop:step] replaced by update (cast to a's dtype, broadcast to
+ * the slice). When a has no other user (no other reference, no view of its buffer) its buffer
+ * is reused, so updating a cache costs O(update): free your reference to the old array
+ * before evaluating the result. */
 mx_array *mx_slice_update(const mx_array *a, const mx_array *update, const int64_t *start,
                           const int64_t *stop, const int64_t *step, int n);
-/* Elements of a along axis at integer `indices` (any shape; negative indices wrap). */
+/* Index arrays of the ops below may have any integer dtype (not bool or float) and any
+ * layout; a negative index i means dim + i. An index outside [-dim, dim) makes evaluation
+ * fail (mx_eval returns -1) with "[op] index 7 is out of bounds for axis 0 with size 5";
+ * nothing is read or written out of bounds (MLX does not check). */
+/* Elements of a along axis at integer `indices` (any shape; negative indices wrap): the
+ * result has shape a.shape[:axis] + indices.shape + a.shape[axis+1:]. */
 mx_array *mx_take(const mx_array *a, const mx_array *indices, int axis);
+/* out[..., j, ...] = a[..., indices[..., j, ...], ...]: indices has a's ndim and broadcasts
+ * with a on every axis but `axis`. */
 mx_array *mx_take_along_axis(const mx_array *a, const mx_array *indices, int axis);
+/* A copy of a with a[..., indices[..., j, ...], ...] = values[..., j, ...] (values cast to
+ * a's dtype; indices and values broadcast together and against a on the other axes).
+ * Repeated indices: the last value in row-major order wins. Donates a like slice_update. */
 mx_array *mx_put_along_axis(const mx_array *a, const mx_array *indices, const mx_array *values, int axis);
 typedef enum mx_scatter_op { MX_SCATTER_NONE, MX_SCATTER_ADD, MX_SCATTER_PROD, MX_SCATTER_MAX,
                              MX_SCATTER_MIN } mx_scatter_op;
-/* out = a; out[indices[i], ...] (op)= updates[i, ...] along `axis` (gather's inverse; indices 1-D,
- * updates of shape indices.shape + a.shape without axis). */
+/* out = a; out[indices[i], ...] (op)= updates[i, ...] along `axis` (gather's inverse; indices
+ * 1-D or any shape, updates broadcastable to indices.shape + a.shape without axis, cast to
+ * a's dtype). Applied in order: repeated indices accumulate (add, prod, max, min; float
+ * max/min propagate NaN; integers wrap; on bool add/max = or, prod/min = and) and for NONE
+ * the last one wins. Donates a like slice_update. */
 mx_array *mx_scatter(const mx_array *a, const mx_array *indices, const mx_array *updates, int axis,
                      mx_scatter_op op);
 /* Gathers a[indices] along axis: alias of mx_take, named as MLX's gather for one axis. */
