@@ -27,6 +27,15 @@ static const mx_kernel_fn cpu_kernels[MX_PRIM_COUNT] = {
     [MX_PRIM_SCATTER_ALONG_AXIS] = cpu_put_along_axis,
     [MX_PRIM_SCATTER] = cpu_scatter,
     [MX_PRIM_RANDOM_BITS] = cpu_random_bits,
+    [MX_PRIM_REDUCE] = cpu_reduce,
+    [MX_PRIM_LOGSUMEXP] = cpu_logsumexp,
+    [MX_PRIM_ARG_REDUCE] = cpu_arg_reduce,
+    [MX_PRIM_SOFTMAX] = cpu_softmax,
+    [MX_PRIM_SCAN] = cpu_scan,
+    [MX_PRIM_SORT] = cpu_sort,
+    [MX_PRIM_ARGSORT] = cpu_argsort,
+    [MX_PRIM_PARTITION] = cpu_partition,
+    [MX_PRIM_ARGPARTITION] = cpu_argpartition,
 };
 
 static int cpu_available(void) { return 1; }

@@ -28,5 +28,14 @@ int cpu_take_along_axis(const mx_kernel_ctx *c);
 int cpu_put_along_axis(const mx_kernel_ctx *c);
 int cpu_scatter(const mx_kernel_ctx *c);
 int cpu_random_bits(const mx_kernel_ctx *c);
+int cpu_reduce(const mx_kernel_ctx *c);      /* reduce.c: reductions, arg reductions, softmax */
+int cpu_logsumexp(const mx_kernel_ctx *c);
+int cpu_arg_reduce(const mx_kernel_ctx *c);
+int cpu_softmax(const mx_kernel_ctx *c);
+int cpu_scan(const mx_kernel_ctx *c);
+int cpu_sort(const mx_kernel_ctx *c);        /* sort.c */
+int cpu_argsort(const mx_kernel_ctx *c);
+int cpu_partition(const mx_kernel_ctx *c);
+int cpu_argpartition(const mx_kernel_ctx *c);
 
 #endif
