@@ -249,6 +249,33 @@ static void test_lifetime(const char *dir) {
     CHECK_MSG(io_mapping_count(real) == 0, "mapping still there after the last array");
 }
 
+/* Saving over a file that arrays still map: the rename gives the path a new file, and the
+ * old arrays keep reading the old bytes (writing in place would change them under us). */
+static void test_overwrite_mapped(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/over.safetensors", dir);
+    int32_t v1[3] = {1, 2, 3}, v2[3] = {7, 8, 9};
+    int64_t s = 3;
+    const char *nm = "x";
+    mx_array *a = mx_array_from_data(v1, &s, 1, MX_INT32);
+    CHECK(mx_safetensors_save(path, &nm, &a, 1, NULL, NULL, 0) == 0);
+    mx_free(a);
+    mx_safetensors *st = mx_safetensors_open(path);
+    mx_array *old = st ? mx_safetensors_get(st, "x") : NULL;
+    mx_safetensors_close(st);
+    a = mx_array_from_data(v2, &s, 1, MX_INT32);
+    CHECK(mx_safetensors_save(path, &nm, &a, 1, NULL, NULL, 0) == 0);
+    mx_free(a);
+    int32_t got[3] = {0};
+    CHECK(old && mx_read(old, MX_INT32, got) == 0 && memcmp(got, v1, sizeof v1) == 0);
+    mx_free(old);
+    st = mx_safetensors_open(path);
+    mx_array *fresh = st ? mx_safetensors_get(st, "x") : NULL;
+    CHECK(fresh && mx_read(fresh, MX_INT32, got) == 0 && memcmp(got, v2, sizeof v2) == 0);
+    mx_free(fresh);
+    mx_safetensors_close(st);
+}
+
 static int count_tmp_files(const char *dir) {
     DIR *d = opendir(dir);
     int n = 0;
@@ -381,6 +408,7 @@ int main(void) {
     test_round_trip(dir);
     test_lifetime(dir);
     test_atomic_save(dir);
+    test_overwrite_mapped(dir);
     test_unsupported_and_unaligned(dir);
     io_rmtree(dir);
     return test_finish();
