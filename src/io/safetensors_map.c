@@ -13,7 +13,8 @@
 #include "cmlx/error.h"
 
 st_mapping *st_mapping_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given by mistake must not hang the open (fstat refuses it below). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         mx_set_error("[safetensors] cannot open %s: %s", path, strerror(errno));
         return NULL;

@@ -233,6 +233,10 @@ mx_safetensors *mx_safetensors_open(const char *path) {
         return NULL;
     }
     if (S_ISDIR(sb.st_mode)) return open_dir(path);
+    if (!S_ISREG(sb.st_mode)) {
+        mx_set_error("[safetensors] %s is neither a regular file nor a directory", path);
+        return NULL;
+    }
     if (ends_with(path, ".json")) return st_open_index(path);
     char *p = dup_str(path);
     if (!p) {

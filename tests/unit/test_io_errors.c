@@ -147,6 +147,10 @@ static void test_paths(void) {
     snprintf(path, sizeof path, "%s/does-not-exist.safetensors", dir);
     CHECK(mx_safetensors_open(path) == NULL && io_error_has("cannot open", path, "No such file", NULL));
     CHECK(mx_safetensors_open(NULL) == NULL && io_error_has("NULL", NULL));
+    /* A FIFO would block a plain open() forever. */
+    snprintf(path, sizeof path, "%s/fifo.safetensors", dir);
+    CHECK(mkfifo(path, 0644) == 0);
+    CHECK(mx_safetensors_open(path) == NULL && io_error_has(path, "neither a regular file nor a directory", NULL));
     snprintf(path, sizeof path, "%s/emptydir", dir);
     CHECK(mkdir(path, 0755) == 0);
     CHECK(mx_safetensors_open(path) == NULL && io_error_has(path, "no .safetensors files", NULL));
