@@ -1,7 +1,7 @@
 /* Shape-building op builders: concatenate (its own primitive: one block copy per input)
  * and the ops composed from it and from the view ops: stack, split, tile, repeat, pad,
  * flip, roll. Splits and flips are views (no copy); tile and repeat are one strided copy
- * of a broadcast; pad is a fill plus a slice_update that takes over the filled buffer. */
+ * of a broadcast; pad is one slice_update of the broadcast fill value (fill, then copy a). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,9 +291,9 @@ mx_array *mx_pad(const mx_array *a, const int *axes, int n_axes, const int64_t *
     if (!any) return mx_pool_track(mx_retain((mx_array *)a));
     mx_pool *p = mx_pool_begin();
     if (!p) return NULL;
-    /* The filled array has no other user once this pool ends, so slice_update writes a into it
-     * in place. */
-    mx_array *filled = mx_full(shape, a->ndim, value, a->dtype);
+    /* The fill value broadcast to the padded shape (a view): slice_update fills its output
+     * from it with block copies, then writes a into the middle. */
+    mx_array *filled = mx_broadcast_to(mx_scalar(value, a->dtype), shape, a->ndim);
     return mx_composite_end(p, mx_slice_update(filled, a, start, stop, NULL, a->ndim));
 }
 

@@ -285,6 +285,51 @@ static void test_scatter_donates(void) {
     mx_free(r);
 }
 
+/* Sizes past the threading threshold: the parallel paths agree with plain loops. */
+static void test_large_parallel(void) {
+    mx_pool *p = mx_pool_begin();
+    enum { B = 64, N = 50, Q = 300, K = 7 };
+    static float av[B * N * Q], uv[K * B * Q], want[B * N * Q];
+    static int32_t iv[K] = {3, -1, 3, 0, 49, 3, 17};
+    for (int i = 0; i < B * N * Q; i++) av[i] = (float)(i % 97);
+    for (int i = 0; i < K * B * Q; i++) uv[i] = (float)(i % 13) - 6;
+    mx_array *a = mx_array_from_data(av, (int64_t[]){B, N, Q}, 3, MX_FLOAT32);
+    mx_array *ix = mx_array_from_data(iv, (int64_t[]){K}, 1, MX_INT32);
+    mx_array *u = mx_array_from_data(uv, (int64_t[]){K, B, Q}, 3, MX_FLOAT32);
+    /* scatter add along axis 1 */
+    memcpy(want, av, sizeof av);
+    for (int k = 0; k < K; k++)
+        for (int b = 0; b < B; b++)
+            for (int q = 0; q < Q; q++) want[(b * N + (iv[k] + N) % N) * Q + q] += uv[(k * B + b) * Q + q];
+    mx_array *r = mx_scatter(a, ix, u, 1, MX_SCATTER_ADD);
+    static float got[B * N * Q];
+    CHECK(mx_read(r, MX_FLOAT32, got) == 0 && memcmp(got, want, sizeof want) == 0);
+    /* take along axis 1 */
+    mx_array *t = mx_take(a, ix, 1);
+    static float tg[B * K * Q];
+    int ok = mx_read(t, MX_FLOAT32, tg) == 0;
+    for (int b = 0; b < B && ok; b++)
+        for (int k = 0; k < K; k++)
+            for (int q = 0; q < Q; q++) ok &= tg[(b * K + k) * Q + q] == av[(b * N + (iv[k] + N) % N) * Q + q];
+    CHECK_MSG(ok, "large take");
+    /* take_along_axis with indices [B, 5, Q] on a transposed view */
+    static int16_t jv[B * 5 * Q];
+    for (int i = 0; i < B * 5 * Q; i++) jv[i] = (int16_t)((i * 7) % (2 * N) - N);
+    mx_array *jx = mx_array_from_data(jv, (int64_t[]){B, 5, Q}, 3, MX_INT16);
+    mx_array *at = mx_transpose(mx_transpose(a, (int[]){2, 1, 0}, 3), (int[]){2, 1, 0}, 3);
+    mx_array *g = mx_take_along_axis(mx_contiguous(at), jx, 1);
+    static float gg[B * 5 * Q];
+    ok = mx_read(g, MX_FLOAT32, gg) == 0;
+    for (int b = 0; b < B && ok; b++)
+        for (int j = 0; j < 5; j++)
+            for (int q = 0; q < Q; q++) {
+                int v = jv[(b * 5 + j) * Q + q];
+                ok &= gg[(b * 5 + j) * Q + q] == av[(b * N + (v + N) % N) * Q + q];
+            }
+    CHECK_MSG(ok, "large take_along_axis");
+    mx_pool_end(p);
+}
+
 int main(void) {
     test_slice_update();
     test_slice_update_donates();
@@ -292,5 +337,6 @@ int main(void) {
     test_take_put_along_axis();
     test_scatter();
     test_scatter_donates();
+    test_large_parallel();
     return test_finish();
 }

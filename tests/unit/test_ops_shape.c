@@ -251,9 +251,30 @@ static void test_flip_roll(void) {
     mx_pool_end(p);
 }
 
+/* Past the threading threshold, with a strided input: matches a plain loop. */
+static void test_concatenate_large(void) {
+    mx_pool *p = mx_pool_begin();
+    enum { B = 8, T1 = 100, T2 = 30, D = 64 };
+    mx_array *x = iota((int64_t[]){B, T1, D}, 3, MX_INT32);
+    mx_array *y = mx_transpose(iota((int64_t[]){B, D, T2}, 3, MX_INT32), (int[]){0, 2, 1}, 3); /* strided */
+    const mx_array *xy[2] = {x, y};
+    mx_array *r = mx_concatenate(xy, 2, 1);
+    static int32_t got[B * (T1 + T2) * D];
+    int ok = mx_read(r, MX_INT32, got) == 0;
+    for (int b = 0; b < B && ok; b++)
+        for (int t = 0; t < T1 + T2; t++)
+            for (int d = 0; d < D; d++) {
+                int32_t w = t < T1 ? (b * T1 + t) * D + d : (b * D + d) * T2 + (t - T1);
+                ok &= got[(b * (T1 + T2) + t) * D + d] == w;
+            }
+    CHECK_MSG(ok, "large concatenate");
+    mx_pool_end(p);
+}
+
 int main(void) {
     test_concatenate();
     test_concatenate_cache();
+    test_concatenate_large();
     test_stack();
     test_split();
     test_tile_repeat();

@@ -64,6 +64,13 @@ static int validate_indices(const char *op, const mx_array *idx, int64_t dim, in
     return 0;
 }
 
+/* Whether every element of a is the same one (a broadcast scalar, e.g. pad's fill value). */
+static int is_broadcast_scalar(const mx_array *a) {
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] > 1 && a->strides[d] != 0) return 0;
+    return 1;
+}
+
 /* out := a, taking over a's buffer when it has no other user. */
 static int copy_or_donate(mx_array *out, mx_array *a) {
     int r = mx_out_alloc_donate(out, a);
@@ -72,6 +79,12 @@ static int copy_or_donate(mx_array *out, mx_array *a) {
     int64_t n = out->size, step = CPU_CHUNK * 8, nchunks = (n + step - 1) / step;
     char *o = mx_array_ptr(out);
     size_t es = mx_dtype_size(out->dtype);
+    if (n > 0 && is_broadcast_scalar(a)) { /* fill: one element, then doubling copies */
+        memcpy(o, mx_array_ptr(a), es);
+        for (int64_t have = 1; have < n; have *= 2)
+            memcpy(o + have * (int64_t)es, o, (size_t)(have < n - have ? have : n - have) * es);
+        return 0;
+    }
 #pragma omp parallel for if (cpu_parallel_worth(n))
     for (int64_t k = 0; k < nchunks; k++) {
         int64_t s = k * step, m = n - s < step ? n - s : step;
@@ -254,6 +267,43 @@ static void combine(char *out, int64_t k, mx_dtype t, int op, const char *upd, i
     mx_store_int(out, t, k, r);
 }
 
+/* Combines a run of n updates into a run of out with op, in the element type T; integer
+ * sums and products are done in the unsigned type W, so they wrap without undefined
+ * behaviour. */
+#define COMBINE_RUN(T, W, MAXC, MINC)                                                             \
+    do {                                                                                       \
+        T *x = (T *)o;                                                                         \
+        const T *y = (const T *)u;                                                             \
+        switch (op) {                                                                          \
+        case MX_SCATTER_ADD: for (int64_t i = 0; i < n; i++) x[i] = (T)((W)x[i] + (W)y[i]); break; \
+        case MX_SCATTER_PROD: for (int64_t i = 0; i < n; i++) x[i] = (T)((W)x[i] * (W)y[i]); break; \
+        case MX_SCATTER_MAX: for (int64_t i = 0; i < n; i++) x[i] = MAXC ? x[i] : y[i]; break; \
+        default: for (int64_t i = 0; i < n; i++) x[i] = MINC ? x[i] : y[i]; break;             \
+        }                                                                                      \
+    } while (0)
+#define FMAX (x[i] != x[i] || x[i] > y[i])
+#define FMIN (x[i] != x[i] || x[i] < y[i])
+#define IMAX (x[i] > y[i])
+#define IMIN (x[i] < y[i])
+
+static void combine_run(char *o, const char *u, int64_t n, mx_dtype t, int op) {
+    switch (t) {
+    case MX_FLOAT32: COMBINE_RUN(float, float, FMAX, FMIN); return;
+    case MX_FLOAT64: COMBINE_RUN(double, double, FMAX, FMIN); return;
+    case MX_UINT8: COMBINE_RUN(uint8_t, uint32_t, IMAX, IMIN); return;
+    case MX_UINT16: COMBINE_RUN(uint16_t, uint32_t, IMAX, IMIN); return;
+    case MX_UINT32: COMBINE_RUN(uint32_t, uint32_t, IMAX, IMIN); return;
+    case MX_UINT64: COMBINE_RUN(uint64_t, uint64_t, IMAX, IMIN); return;
+    case MX_INT8: COMBINE_RUN(int8_t, uint32_t, IMAX, IMIN); return;
+    case MX_INT16: COMBINE_RUN(int16_t, uint32_t, IMAX, IMIN); return;
+    case MX_INT32: COMBINE_RUN(int32_t, uint32_t, IMAX, IMIN); return;
+    case MX_INT64: COMBINE_RUN(int64_t, uint64_t, IMAX, IMIN); return;
+    default:
+        for (int64_t i = 0; i < n; i++) combine(o, i, t, op, u, i);
+        return;
+    }
+}
+
 int cpu_scatter(const mx_kernel_ctx *c) {
     const mx_scatter_params *p = c->params;
     mx_array *a = c->inputs[0], *idx = c->inputs[1], *upd = c->inputs[2], *out = c->outputs[0];
@@ -269,18 +319,25 @@ int cpu_scatter(const mx_kernel_ctx *c) {
     }
     size_t es = mx_dtype_size(out->dtype);
     char *o = mx_array_ptr(out);
-    _Alignas(64) unsigned char buf[CPU_CHUNK * 8];
-    /* In order: repeated indices accumulate (add, prod, max, min) or the last one wins (none). */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t s = 0; s < rest; s += CPU_CHUNK) {
-            int64_t m = rest - s < CPU_CHUNK ? rest - s : CPU_CHUNK;
-            mx_copy_strided(upd, out->dtype, buf, i * rest + s, m);
-            for (int64_t j = 0; j < m; j++) {
-                int64_t r = s + j, k = ((r / after) * dim + ix[i]) * after + r % after;
-                if (p->op == MX_SCATTER_NONE) copy_elem(o + k * (int64_t)es, (const char *)buf + j * (int64_t)es, es);
-                else combine(o, k, out->dtype, p->op, (const char *)buf, j);
+    /* Work units are (row b, run of `after`): distinct units write distinct elements, and each
+     * unit applies the updates in index order, so repeated indices accumulate (add, prod, max,
+     * min) or the last one wins (none) whatever the threads do. */
+    int64_t runs_per_row = after ? (after + CPU_CHUNK - 1) / CPU_CHUNK : 0, units = before * runs_per_row;
+#pragma omp parallel for if (cpu_parallel_worth(n * rest) && units > 1)
+    for (int64_t w = 0; w < units; w++) {
+        _Alignas(64) unsigned char buf[CPU_CHUNK * 8];
+        int64_t b = w / runs_per_row, q0 = (w % runs_per_row) * CPU_CHUNK;
+        int64_t m = after - q0 < CPU_CHUNK ? after - q0 : CPU_CHUNK;
+        for (int64_t i = 0; i < n; i++) {
+            char *dst = o + (((b * dim + ix[i]) * after) + q0) * (int64_t)es;
+            if (p->op == MX_SCATTER_NONE) {
+                mx_copy_strided(upd, out->dtype, dst, i * rest + b * after + q0, m);
+            } else {
+                mx_copy_strided(upd, out->dtype, buf, i * rest + b * after + q0, m);
+                combine_run(dst, (const char *)buf, m, out->dtype, p->op);
             }
         }
+    }
     free(ix);
     return 0;
 }
