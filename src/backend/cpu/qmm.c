@@ -45,18 +45,18 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* Output rows [n0, n1) of the transposed product (W is [N, K]). xsum: [M, groups] sums of x
  * per group (affine only). */
-static void qmv_t_block(const qmat *q, const float *x, int64_t M, const float *xsum, int64_t n0, int64_t n1,
-                        float *y) {
+QP_INLINE void qmv_t_rows(const qmat *q, const float *x, int64_t M, const float *xsum, int64_t n0, int64_t n1,
+                          float *y, int bits, int mode) {
     float vals[128];
-    int64_t gwords = (int64_t)q->gs * q->bits / 32;
+    int64_t gwords = (int64_t)q->gs * bits / 32;
     for (int64_t n = n0; n < n1; n++) {
         const uint32_t *wrow = q->w + n * q->words;
         float acc[QMV_MAX_ROWS] = {0};
         for (int64_t g = 0; g < q->groups; g++) {
-            qp_unpack(wrow + g * gwords, q->bits, q->gs, vals);
-            qp_decode_values(vals, q->gs, q->mode);
-            float s = qp_scale(q->scales, q->sdt, n * q->groups + g, q->mode);
-            float b = q->mode == MX_QUANT_AFFINE ? qp_load(q->biases, q->bdt, n * q->groups + g) : 0.0f;
+            qp_unpack(wrow + g * gwords, bits, q->gs, vals);
+            qp_decode_values(vals, q->gs, mode);
+            float s = qp_scale(q->scales, q->sdt, n * q->groups + g, mode);
+            float b = mode == MX_QUANT_AFFINE ? qp_load(q->biases, q->bdt, n * q->groups + g) : 0.0f;
             for (int64_t m = 0; m < M; m++) {
                 const float *xg = x + m * q->k + g * q->gs;
                 float d[8] = {0};
@@ -68,6 +68,15 @@ static void qmv_t_block(const qmat *q, const float *x, int64_t M, const float *x
         }
         for (int64_t m = 0; m < M; m++) y[m * q->n + n] = acc[m];
     }
+}
+
+/* Output rows [n0, n1) of the transposed product: the unit of work a SIMD kernel replaces.
+ * The common affine widths get loops specialised on a constant bit width. */
+static void qmv_t_block(const qmat *q, const float *x, int64_t M, const float *xsum, int64_t n0, int64_t n1,
+                        float *y) {
+    if (q->mode == MX_QUANT_AFFINE && q->bits == 4) qmv_t_rows(q, x, M, xsum, n0, n1, y, 4, MX_QUANT_AFFINE);
+    else if (q->mode == MX_QUANT_AFFINE && q->bits == 8) qmv_t_rows(q, x, M, xsum, n0, n1, y, 8, MX_QUANT_AFFINE);
+    else qmv_t_rows(q, x, M, xsum, n0, n1, y, q->bits, q->mode);
 }
 
 /* Output columns of group g of the non-transposed product (W is [K, N], packed along N). */

@@ -16,8 +16,11 @@
 #include "cmlx/quant.h"
 #include "core/dtype.h"
 
-/* Unpacks n values of `bits` bits starting at word w (a group start) into dst as floats. */
-static inline void qp_unpack(const uint32_t *w, int bits, int n, float *dst) {
+#define QP_INLINE static inline __attribute__((always_inline))
+
+/* Unpacks n values of `bits` bits starting at word w (a group start) into dst as floats.
+ * Always inlined so that callers passing a constant `bits` get a specialised loop. */
+QP_INLINE void qp_unpack(const uint32_t *w, int bits, int n, float *dst) {
     if (bits == 4) {
         for (int i = 0; i < n / 8; i++) {
             uint32_t v = w[i];
@@ -105,7 +108,7 @@ static inline float qp_round_to(float v, mx_dtype t) {
 
 /* One scale or bias of a quantized matrix as float (16/32-bit floats, or uint8 codes left as
  * their numeric value for the fp modes' decoders). */
-static inline float qp_load(const void *p, mx_dtype t, int64_t i) {
+QP_INLINE float qp_load(const void *p, mx_dtype t, int64_t i) {
     switch (t) {
     case MX_BFLOAT16: return mx_bf16_to_f32(((const uint16_t *)p)[i]);
     case MX_FLOAT16: return mx_f16_to_f32(((const uint16_t *)p)[i]);
@@ -117,7 +120,7 @@ static inline float qp_load(const void *p, mx_dtype t, int64_t i) {
 
 /* Turns n unpacked codes (as floats) into the values they stand for before scaling: the
  * integer itself (affine), the E2M1 value (mxfp4, nvfp4) or the E4M3 value (mxfp8). */
-static inline void qp_decode_values(float *v, int n, int mode) {
+QP_INLINE void qp_decode_values(float *v, int n, int mode) {
     if (mode == MX_QUANT_AFFINE) return;
     if (mode == MX_QUANT_MXFP8)
         for (int j = 0; j < n; j++) v[j] = qp_e4m3_to_f32((uint8_t)v[j]);
@@ -127,7 +130,7 @@ static inline void qp_decode_values(float *v, int n, int mode) {
 
 /* The float scale of group i: a float scale, or a decoded uint8 code (E4M3 for nvfp4,
  * E8M0 for mxfp4 / mxfp8). */
-static inline float qp_scale(const void *scales, mx_dtype t, int64_t i, int mode) {
+QP_INLINE float qp_scale(const void *scales, mx_dtype t, int64_t i, int mode) {
     if (mode == MX_QUANT_AFFINE) return qp_load(scales, t, i);
     uint8_t code = ((const uint8_t *)scales)[i];
     return mode == MX_QUANT_NVFP4 ? qp_e4m3_to_f32(code) : qp_e8m0_to_f32(code);
