@@ -1,0 +1,1 @@
+add_test(NAME layering COMMAND sh ${PROJECT_SOURCE_DIR}/tools/check-layers.sh)
