@@ -16,8 +16,6 @@
 #include "ops/ops_util.h"
 #include "ops/random.h"
 
-/* Until the reduce family lands, link without it (categorical then reports the gap). */
-extern mx_array *mx_argmax(const mx_array *a, int axis, int keepdims) __attribute__((weak));
 
 static pthread_mutex_t g_key_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t g_key[2];
@@ -143,7 +141,7 @@ static mx_array *uniform_between(const char *op, mx_array *lo, mx_array *hi, con
     int64_t bshape[MX_MAX_NDIM];
     int bnd;
     if (mx_broadcast_shapes(op, shape, ndim, range->shape, range->ndim, bshape, &bnd)) return NULL;
-    if (bnd != ndim || memcmp(bshape, shape, sizeof(int64_t) * (size_t)ndim) != 0) {
+    if (bnd != ndim || (ndim > 0 && memcmp(bshape, shape, sizeof(int64_t) * (size_t)ndim) != 0)) {
         mx_set_error("[%s] bounds of shape %s do not broadcast to the requested shape %s", op,
                      MX_SHAPE_STR(range), MX_FMT_SHAPE(shape, ndim));
         return NULL;
@@ -272,10 +270,6 @@ mx_array *mx_random_categorical(const mx_array *logits, int axis, int num_sample
         gshape[gnd++] = num_samples;
     }
     mx_array *g = mx_random_gumbel(gshape, gnd, MX_FLOAT32, key);
-    if (!mx_argmax) {
-        mx_set_error("[random_categorical] needs mx_argmax, which this build lacks");
-        return mx_composite_end(p, NULL);
-    }
     mx_array *r = l ? mx_argmax(mx_add(g, l), ax, 0) : NULL;
     return mx_composite_end(p, r);
 }

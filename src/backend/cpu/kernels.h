@@ -28,6 +28,10 @@ int cpu_take_along_axis(const mx_kernel_ctx *c);
 int cpu_put_along_axis(const mx_kernel_ctx *c);
 int cpu_scatter(const mx_kernel_ctx *c);
 int cpu_random_bits(const mx_kernel_ctx *c);
+int cpu_rms_norm(const mx_kernel_ctx *c);       /* norm.c, rope.c, sdpa.c: fused fast ops */
+int cpu_layer_norm(const mx_kernel_ctx *c);
+int cpu_rope(const mx_kernel_ctx *c);
+int cpu_sdpa(const mx_kernel_ctx *c);
 int cpu_reduce(const mx_kernel_ctx *c);      /* reduce.c: reductions, arg reductions, softmax */
 int cpu_logsumexp(const mx_kernel_ctx *c);
 int cpu_arg_reduce(const mx_kernel_ctx *c);

@@ -1,0 +1,184 @@
+/* CPU kernel of SDPA: attention in float32 whatever the input dtype.
+ *
+ * Work is split into tasks (batch b, kv head h, block of query rows). A task reads its K
+ * and V once (as float32 [Lk, D] / [Lk, Dv]; used in place when already float32 with
+ * unit inner stride), stacks the block's query rows of all Hq/Hkv query heads that share
+ * the kv head (grouped-query attention without repeating K/V), and computes
+ *   S = scale * Q K^T (one GEMM), mask / causal / sinks, row softmax, O = P V (one GEMM).
+ * Only the task's [rows, Lk] score block is ever materialised.
+ *
+ * Threads: tasks run one after the other and the GEMMs use OpenBLAS's own threads; the
+ * conversions and softmax rows between them use OpenMP. (Calling OpenBLAS (pthreads) from
+ * inside an OpenMP parallel loop oversubscribes the cores: measured 5-10x slower.)
+ *
+ * Masked scores become -FLT_MAX (not -inf) so that a row with every key masked gets the
+ * uniform average of V, exactly what the fallback's where(mask, s, finfo.min) gives; with
+ * a causal mask, keys past the block's last visible key are skipped entirely unless some
+ * row of the block sees no key at all. */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "backend/cpu/chunk.h"
+#include "backend/cpu/kernels.h"
+#include "core/dtype.h"
+#include "core/strided.h"
+#include "fast/sdpa.h"
+
+typedef struct {
+    mx_array *q, *k, *v, *mask, *out;
+    const float *sinks;
+    float scale;
+    int causal;
+    int64_t B, Hq, Hkv, Lq, Lk, D, Dv, rep, qb;   /* qb: query rows per block */
+} sdpa_job;
+
+/* A float32 [L, n] view of head (b, h) of a 4-D array: in place when possible, else
+ * converted into *scratch. Returns the pointer and its row stride. */
+static const float *head_rows(const mx_array *a, int64_t b, int64_t h, float **scratch, int64_t *ld) {
+    int64_t L = a->shape[2], n = a->shape[3];
+    if (a->dtype == MX_FLOAT32 && (a->strides[3] == 1 || n == 1) && (a->strides[2] >= n || L == 1)) {
+        *ld = L == 1 ? n : a->strides[2];
+        return (const float *)mx_array_ptr(a) + b * a->strides[0] + h * a->strides[1];
+    }
+    *scratch = malloc((size_t)(L * n > 0 ? L * n : 1) * sizeof(float));
+    if (!*scratch) return NULL;
+    float *dst = *scratch;
+    int64_t start = (b * a->shape[1] + h) * L * n, rows_per = 64;
+#pragma omp parallel for if (cpu_parallel_worth(L * n))
+    for (int64_t r0 = 0; r0 < L; r0 += rows_per) {
+        int64_t cnt = (r0 + rows_per < L ? rows_per : L - r0) * n;
+        mx_copy_strided(a, MX_FLOAT32, dst + r0 * n, start + r0 * n, cnt);
+    }
+    *ld = n;
+    return *scratch;
+}
+
+static void softmax_row(float *s, int64_t n, const float *sink) {
+    float m = sink ? *sink : -INFINITY;
+    for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+    double sum = sink ? exp((double)(*sink - m)) : 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        s[j] = expf(s[j] - m);
+        sum += s[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < n; j++) s[j] *= inv;
+}
+
+/* One task; returns 0 or -1 (out of memory). */
+static int sdpa_task(const sdpa_job *J, int64_t b, int64_t h, int64_t i0, int64_t i1) {
+    int64_t nrow = i1 - i0, rows = J->rep * nrow, off = J->Lk - J->Lq;
+    /* columns needed: all keys, or (causal) up to the last one visible to the block */
+    int64_t ncols = J->Lk;
+    if (J->causal && i0 + off >= 0) ncols = i1 - 1 + off + 1 < J->Lk ? i1 - 1 + off + 1 : J->Lk;
+    float *kbuf = NULL, *vbuf = NULL;
+    int64_t ldk, ldv;
+    const float *K = head_rows(J->k, b, h, &kbuf, &ldk), *V = head_rows(J->v, b, h, &vbuf, &ldv);
+    float *Q = malloc((size_t)(rows * J->D + 1) * sizeof *Q);
+    float *S = malloc((size_t)(rows * ncols + 1) * sizeof *S);
+    float *O = malloc((size_t)(rows * J->Dv + 1) * sizeof *O);
+    /* one mask row per thread */
+    float *mbuf = J->mask ? malloc((size_t)((ncols + 1) * omp_get_max_threads()) * sizeof *mbuf) : NULL;
+    int rc = -1;
+    if (!K || !V || !Q || !S || !O || (J->mask && !mbuf)) goto done;
+    for (int64_t g = 0; g < J->rep; g++) {
+        int64_t hq = h * J->rep + g;
+        mx_copy_strided(J->q, MX_FLOAT32, Q + g * nrow * J->D, ((b * J->Hq + hq) * J->Lq + i0) * J->D, nrow * J->D);
+    }
+    if (ncols > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ncols, (int)J->D, J->scale, Q,
+                    (int)J->D, K, (int)ldk, 0.0f, S, (int)ncols);
+#pragma omp parallel for if (cpu_parallel_worth(rows * ncols))
+    for (int64_t gr = 0; gr < rows; gr++) {
+        int64_t hq = h * J->rep + gr / nrow, i = i0 + gr % nrow;
+        float *s = S + gr * ncols;
+        if (J->causal)
+            for (int64_t j = i + off + 1 > 0 ? i + off + 1 : 0; j < ncols; j++) s[j] = -FLT_MAX;
+        if (J->mask) {
+            float *mrow = mbuf + (int64_t)omp_get_thread_num() * (ncols + 1);
+            mx_copy_strided(J->mask, MX_FLOAT32, mrow, ((b * J->Hq + hq) * J->Lq + i) * J->Lk, ncols);
+            if (J->mask->dtype == MX_BOOL) {
+                for (int64_t j = 0; j < ncols; j++)
+                    if (mrow[j] == 0) s[j] = -FLT_MAX;
+            } else {
+                for (int64_t j = 0; j < ncols; j++) s[j] += mrow[j];
+            }
+        }
+        softmax_row(s, ncols, J->sinks ? &J->sinks[hq] : NULL);
+    }
+    if (ncols > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)J->Dv, (int)ncols, 1.0f, S,
+                    (int)ncols, V, (int)ldv, 0.0f, O, (int)J->Dv);
+    else
+        for (int64_t e = 0; e < rows * J->Dv; e++) O[e] = 0;
+    size_t os = mx_dtype_size(J->out->dtype);
+    for (int64_t g = 0; g < J->rep; g++) {
+        int64_t hq = h * J->rep + g;
+        char *dst = mx_array_ptr(J->out) + ((b * J->Hq + hq) * J->Lq + i0) * J->Dv * (int64_t)os;
+        mx_convert(O + g * nrow * J->Dv, MX_FLOAT32, dst, J->out->dtype, nrow * J->Dv);
+    }
+    rc = 0;
+done:
+    free(kbuf);
+    free(vbuf);
+    free(Q);
+    free(S);
+    free(O);
+    free(mbuf);
+    return rc;
+}
+
+int cpu_sdpa(const mx_kernel_ctx *c) {
+    const mx_sdpa_params *p = c->params;
+    sdpa_job J = {0};
+    J.q = c->inputs[0];
+    J.k = c->inputs[1];
+    J.v = c->inputs[2];
+    J.out = c->outputs[0];
+    int n = 3;
+    if (p->mask_mode == MX_SDPA_ARRAY) J.mask = c->inputs[n++];
+    mx_array *sinks = p->has_sinks ? c->inputs[n++] : NULL;
+    J.scale = p->scale;
+    J.causal = p->mask_mode == MX_SDPA_CAUSAL;
+    J.B = J.q->shape[0];
+    J.Hq = J.q->shape[1];
+    J.Lq = J.q->shape[2];
+    J.D = J.q->shape[3];
+    J.Hkv = J.k->shape[1];
+    J.Lk = J.k->shape[2];
+    J.Dv = J.v->shape[3];
+    J.rep = J.Hq / J.Hkv;
+    if (mx_out_alloc(J.out)) return -1;
+    if (J.out->size == 0) return 0;
+    float *sk = NULL;
+    if (sinks) {
+        sk = malloc((size_t)J.Hq * sizeof *sk);
+        if (!sk) {
+            mx_set_error("[scaled_dot_product_attention] out of memory for %lld sinks", (long long)J.Hq);
+            return -1;
+        }
+        mx_copy_strided(sinks, MX_FLOAT32, sk, 0, J.Hq);
+        J.sinks = sk;
+    }
+    /* Query blocks: at most 64 rows, and a score block of at most ~1M floats per task. */
+    int64_t qb = (1 << 20) / (J.rep * (J.Lk ? J.Lk : 1));
+    qb = qb < 1 ? 1 : qb > 64 ? 64 : qb;
+    if (qb > J.Lq) qb = J.Lq;
+    int64_t nblk = (J.Lq + qb - 1) / qb, tasks = J.B * J.Hkv * nblk;
+    int failed = 0;
+    for (int64_t t = 0; t < tasks && !failed; t++) {
+        int64_t blk = t % nblk, bh = t / nblk;
+        int64_t i0 = blk * qb, i1 = i0 + qb < J.Lq ? i0 + qb : J.Lq;
+        failed = sdpa_task(&J, bh / J.Hkv, bh % J.Hkv, i0, i1) != 0;
+    }
+    free(sk);
+    if (failed) {
+        mx_set_error("[scaled_dot_product_attention] out of memory for attention blocks of q %s, k %s",
+                     MX_SHAPE_STR(J.q), MX_SHAPE_STR(J.k));
+        return -1;
+    }
+    return 0;
+}
