@@ -35,6 +35,8 @@ enum { B_SUM, B_PROD, B_MAX, B_MIN, B_ALL, B_ANY, B_SQDEV, B_EXPSUM };
 #define MAXOF(v, m) ((v) > (m) || (v) != (v) ? (v) : (m)) /* NaN wins and then stays */
 #define MINOF(v, m) ((v) < (m) || (v) != (v) ? (v) : (m))
 
+#define FOLD_BLOCK 256 /* terms per float block: each lane adds 32 before the block goes to double */
+
 #define DEFINE_FOLD_ROW(NAME, T, EXP)                                                               \
     static void NAME(int bop, const T *x, int64_t n, double centre, double *st) {                   \
         T l[8];                                                                                     \
@@ -42,20 +44,25 @@ enum { B_SUM, B_PROD, B_MAX, B_MIN, B_ALL, B_ANY, B_SQDEV, B_EXPSUM };
         T c = (T)centre;                                                                            \
         switch (bop) {                                                                              \
         case B_SUM: case B_SQDEV: case B_EXPSUM: {                                                  \
-            for (int k = 0; k < 8; k++) l[k] = 0;                                                   \
-            if (bop == B_SUM)                                                                       \
-                for (; i + 8 <= n; i += 8)                                                          \
-                    for (int k = 0; k < 8; k++) l[k] += x[i + k];                                   \
-            else if (bop == B_SQDEV)                                                                \
-                for (; i + 8 <= n; i += 8)                                                          \
-                    for (int k = 0; k < 8; k++) l[k] += (x[i + k] - c) * (x[i + k] - c);            \
-            else                                                                                    \
-                for (; i + 8 <= n; i += 8)                                                          \
-                    for (int k = 0; k < 8; k++) l[k] += EXP(x[i + k] - c);                          \
-            T t = 0;                                                                                \
+            /* blocks of FOLD_BLOCK: 8 lanes of FOLD_BLOCK/8 terms each, block totals in double */ \
+            double total = 0;                                                                       \
+            while (i + 8 <= n) {                                                                    \
+                int64_t e = i + FOLD_BLOCK <= n ? i + FOLD_BLOCK : n - (n - i) % 8;                 \
+                for (int k = 0; k < 8; k++) l[k] = 0;                                               \
+                if (bop == B_SUM)                                                                   \
+                    for (; i < e; i += 8)                                                           \
+                        for (int k = 0; k < 8; k++) l[k] += x[i + k];                               \
+                else if (bop == B_SQDEV)                                                            \
+                    for (; i < e; i += 8)                                                           \
+                        for (int k = 0; k < 8; k++) l[k] += (x[i + k] - c) * (x[i + k] - c);        \
+                else                                                                                \
+                    for (; i < e; i += 8)                                                           \
+                        for (int k = 0; k < 8; k++) l[k] += EXP(x[i + k] - c);                      \
+                total += (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))); \
+            }                                                                                       \
             for (; i < n; i++)                                                                      \
-                t += bop == B_SUM ? x[i] : bop == B_SQDEV ? (x[i] - c) * (x[i] - c) : EXP(x[i] - c); \
-            *st += (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) + t); \
+                total += bop == B_SUM ? x[i] : bop == B_SQDEV ? (x[i] - c) * (x[i] - c) : EXP(x[i] - c); \
+            *st += total;                                                                           \
             break;                                                                                  \
         }                                                                                           \
         case B_PROD: {                                                                              \
