@@ -7,5 +7,7 @@
 #include "cmlx/lm_tokenizer.h"
 #include "cmlx/lm_template.h"
 #include "cmlx/lm_hub.h"
+#include "cmlx/lm_model.h"
+#include "cmlx/lm_generate.h"
 
 #endif

@@ -11,6 +11,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"generate", cmd_generate, "generate text from a prompt (as mlx_lm.generate)"},
+    {"chat", cmd_chat, "chat with a model in the terminal (as mlx_lm.chat)"},
     {"tokenize", cmd_tokenize, "encode text to token ids (or --decode ids) with a model's tokenizer"},
     {"manage", cmd_manage, "scan or delete models in the Hugging Face cache"},
 };

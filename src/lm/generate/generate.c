@@ -1,0 +1,239 @@
+/* The generation loop (mlx-lm's generate_step + stream_generate): chunked prefill, then a
+ * double-buffered decode loop in which token n+1's graph is built and scheduled
+ * (async_eval) before token n is read, so graph building overlaps computation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmlx/lm_generate.h"
+#include "cmlx/memory.h"
+#include "cmlx/ops.h"
+#include "cmlx/random.h"
+#include "util/strbuf.h"
+
+lm_generate_params lm_generate_default(void) {
+    lm_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.max_tokens = 256;
+    p.sampler = lm_sampler_default();
+    p.prefill_step_size = 2048;
+    p.cache_options = lm_cache_options_default();
+    p.num_draft_tokens = 3;
+    return p;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    lm_model *m;
+    lm_cache *cache;
+    const lm_sampler_params *sp;
+    mx_array *history;           /* [1, L] int32 (kept), when penalties need it */
+    mx_array *key;               /* kept, when seeded */
+} stepper;
+
+static int needs_history(const lm_sampler_params *sp) {
+    return (sp->repetition_penalty > 0 && sp->repetition_penalty != 1) || sp->presence_penalty != 0 ||
+           sp->frequency_penalty != 0;
+}
+
+static void set_kept(mx_array **slot, mx_array *a) {
+    mx_array *old = *slot;
+    *slot = mx_keep(a);
+    mx_free(old);
+}
+
+/* Runs the model on tokens [1, T] and samples the next token: a kept int32 [1] array. */
+static mx_array *step(stepper *s, const mx_array *tokens) {
+    mx_pool *pool = mx_pool_begin();
+    if (!pool) return NULL;
+    mx_array *logits = lm_model_forward(s->m, tokens, s->cache);
+    int64_t t = mx_dim(logits, 1);
+    logits = mx_squeeze(mx_slice_axis(logits, 1, t - 1, t), (int[]){1}, 1);
+    if (s->history) set_kept(&s->history, mx_concatenate((const mx_array *[]){s->history, tokens}, 2, 1));
+    mx_array *key = NULL;
+    if (s->key) {
+        mx_array *ks = mx_random_split(s->key, 2);
+        set_kept(&s->key, mx_reshape(mx_slice_axis(ks, 0, 0, 1), (int64_t[]){2}, 1));
+        key = mx_reshape(mx_slice_axis(ks, 0, 1, 2), (int64_t[]){2}, 1);
+    }
+    mx_array *y = mx_keep(lm_sample(logits, s->history, s->sp, key));
+    mx_pool_end(pool);
+    return y;
+}
+
+/* Length of the longest suffix of text that is a proper prefix of a stop string. */
+static size_t stop_holdback(const char *text, size_t len, const char *const *stops, int n) {
+    size_t hold = 0;
+    for (int i = 0; i < n; i++) {
+        size_t sl = strlen(stops[i]);
+        for (size_t k = sl > 0 ? sl - 1 : 0; k > hold; k--)
+            if (k <= len && !memcmp(text + len - k, stops[i], k)) {
+                hold = k;
+                break;
+            }
+    }
+    return hold;
+}
+
+int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, size_t n_prompt,
+                const lm_generate_params *p_in, lm_response_fn fn, void *ctx, lm_generation_stats *stats) {
+    lm_generate_params p = p_in ? *p_in : lm_generate_default();
+    if (n_prompt == 0) return mx_set_error("[generate] the prompt is empty");
+    int64_t maxpos = lm_model_max_position(m);
+    lm_cache *cache = p.cache ? p.cache : lm_cache_new(m, &p.cache_options);
+    if (!cache) return -1;
+    if (maxpos > 0 && p.cache_options.max_kv_size <= 0 && lm_cache_offset(cache) + (int64_t)n_prompt > maxpos) {
+        if (!p.cache) lm_cache_free(cache);
+        return mx_set_error("[generate] the prompt has %zu tokens (plus %lld cached), more than the model's context "
+                            "of %lld (max_position_embeddings)", n_prompt, (long long)lm_cache_offset(cache),
+                            (long long)maxpos);
+    }
+    int rc = -1;
+    stepper s = {m, cache, &p.sampler, NULL, NULL};
+    lm_detokenizer *detok = tok ? lm_detokenizer_new(tok, 1) : NULL;
+    strbuf text = STRBUF_INIT;
+    size_t emitted = 0;
+    int n_eos = 0;
+    const int32_t *eos = lm_model_eos_ids(m, &n_eos);
+    const int32_t *teos = NULL;
+    size_t n_teos = 0;
+    if (tok) teos = lm_tokenizer_eos_ids(tok, &n_teos);
+    mx_array *y = NULL, *next = NULL;
+    int64_t ntok = 0;
+    const char *finish = "length";
+    int stop_string_hit = 0;
+    double t0 = now_s(), t_prompt = 0, t1 = 0;
+    mx_reset_peak_memory();
+    if (p.sampler.use_seed) s.key = mx_keep(mx_random_key(p.sampler.seed));
+    if (needs_history(&p.sampler)) {
+        s.history = mx_keep(mx_array_from_data(prompt, (int64_t[]){1, (int64_t)n_prompt - 1}, 2, MX_INT32));
+        if (!s.history) goto done;
+    }
+    /* prefill all but the last chunk, evaluating the cache after each chunk */
+    size_t pos = 0, chunk = p.prefill_step_size > 0 ? (size_t)p.prefill_step_size : 2048;
+    while (n_prompt - pos > chunk) {
+        mx_pool *pool = mx_pool_begin();
+        mx_array *t = mx_array_from_data(prompt + pos, (int64_t[]){1, (int64_t)chunk}, 2, MX_INT32);
+        mx_array *lg = lm_model_forward(m, t, cache);
+        int bad = !lg;
+        mx_pool_end(pool);
+        if (bad || lm_cache_eval(cache)) goto done;
+        pos += chunk;
+    }
+    {
+        mx_pool *pool = mx_pool_begin();
+        mx_array *t = mx_array_from_data(prompt + pos, (int64_t[]){1, (int64_t)(n_prompt - pos)}, 2, MX_INT32);
+        if (s.history) { /* the last prompt token joins the history inside step() */
+            set_kept(&s.history, mx_array_from_data(prompt, (int64_t[]){1, (int64_t)pos}, 2, MX_INT32));
+        }
+        y = t ? step(&s, t) : NULL;
+        mx_pool_end(pool);
+    }
+    if (!y || mx_async_eval(&y, 1)) goto done;
+    for (int64_t n = 0;; n++) {
+        if (n != p.max_tokens) {
+            mx_pool *pool = mx_pool_begin();
+            next = step(&s, mx_reshape(y, (int64_t[]){1, 1}, 2));
+            mx_pool_end(pool);
+            if (!next || mx_async_eval(&next, 1)) goto done;
+        }
+        if (n == 0) {
+            if (mx_eval1(y)) goto done;
+            t1 = now_s();
+            t_prompt = t1 - t0;
+        }
+        if (n == p.max_tokens) break;
+        int32_t token = (int32_t)mx_item_int(y);
+        if (mx_last_error()[0] && !mx_is_available(y)) goto done;
+        int is_eos = 0;
+        for (int i = 0; i < n_eos; i++) is_eos |= token == eos[i];
+        for (size_t i = 0; i < n_teos; i++) is_eos |= token == teos[i];
+        for (int i = 0; i < p.n_extra_eos; i++) is_eos |= token == p.extra_eos[i];
+        ntok++;
+        if (is_eos) {
+            finish = "stop";
+            break;
+        }
+        const char *seg = detok ? lm_detokenizer_add(detok, token) : "";
+        if (seg && *seg) strbuf_puts(&text, seg);
+        /* stop strings: emit only text that cannot begin one */
+        size_t emit_to = text.len;
+        int stopped = 0;
+        for (int i = 0; i < p.n_stop_strings && text.data; i++) {
+            char *hit = strstr(text.data, p.stop_strings[i]);
+            if (hit && (size_t)(hit - text.data) >= emitted && (size_t)(hit - text.data) < emit_to) {
+                emit_to = (size_t)(hit - text.data);
+                stopped = 1;
+            }
+        }
+        if (!stopped && p.n_stop_strings) emit_to = text.len - stop_holdback(text.data, text.len, p.stop_strings, p.n_stop_strings);
+        double el = now_s() - t1;
+        lm_response r = {"", token, (int64_t)n_prompt, ntok, t_prompt > 0 ? n_prompt / t_prompt : 0,
+                         el > 0 ? ntok / el : 0, mx_get_peak_memory() / 1e9, NULL};
+        char *piece = NULL;
+        if (emit_to > emitted) {
+            piece = strndup(text.data + emitted, emit_to - emitted);
+            r.text = piece ? piece : "";
+            emitted = emit_to;
+        }
+        int stop_cb = fn ? fn(&r, ctx) : 0;
+        free(piece);
+        if (stopped) {
+            finish = "stop";
+            stop_string_hit = 1;
+            break;
+        }
+        if (stop_cb || (p.interrupt && *p.interrupt)) {
+            finish = "stop";
+            break;
+        }
+        if (n % 256 == 0) mx_clear_cache();
+        mx_free(y);
+        y = next;
+        next = NULL;
+    }
+    {
+        /* flush what the detokenizer held back (and held-back stop prefixes) */
+        if (detok && !stop_string_hit) {
+            const char *tail = lm_detokenizer_finish(detok);
+            if (tail && *tail) strbuf_puts(&text, tail);
+        }
+        double el = now_s() - t1;
+        lm_generation_stats st = {(int64_t)n_prompt, ntok, t_prompt > 0 ? n_prompt / t_prompt : 0, el > 0 ? ntok / el : 0,
+                                  mx_get_peak_memory() / 1e9, finish};
+        char *piece = text.len > emitted && !stop_string_hit ? strndup(text.data + emitted, text.len - emitted) : NULL;
+        lm_response r = {piece ? piece : "", -1, st.prompt_tokens, st.generation_tokens, st.prompt_tps,
+                         st.generation_tps, st.peak_memory_gb, finish};
+        if (fn) fn(&r, ctx);
+        free(piece);
+        if (stats) *stats = st;
+    }
+    rc = 0;
+done:
+    /* Steps already scheduled must finish before the cache (and maybe the model) goes away:
+     * nothing may run on the worker after lm_generate returns. */
+    mx_array *pending[2];
+    int n_pending = 0;
+    if (y) pending[n_pending++] = y;
+    if (next) pending[n_pending++] = next;
+    if (n_pending) {
+        char saved[512];
+        snprintf(saved, sizeof saved, "%s", mx_last_error());
+        mx_eval(pending, n_pending);
+        if (rc) mx_set_error("%s", saved);
+    }
+    mx_free(next);
+    mx_free(y);
+    mx_free(s.history);
+    mx_free(s.key);
+    strbuf_free(&text);
+    lm_detokenizer_free(detok);
+    if (!p.cache) lm_cache_free(cache);
+    return rc;
+}
