@@ -13,6 +13,9 @@
  * gather_qmm runs one product per index, merging consecutive indices that pick the same
  * expert into one taller product (sorted indices make those runs long). */
 #include <cblas.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -70,6 +73,75 @@ QP_INLINE void qmv_t_rows(const qmat *q, const float *x, int64_t M, const float 
     }
 }
 
+/* Affine power-of-two widths with x in "plane" order: within each group, xp holds first the
+ * x values of every word's nibble / byte 0, then those of slot 1, ... so one slot of all the
+ * group's words is a contiguous run, multiplied by (word >> bits*slot) & mask with the same
+ * shift on every lane: the loops vectorise, and bits / gs are compile-time constants here. */
+QP_INLINE void qmv_t_rows_planar(const qmat *q, const float *xp, int64_t M, const float *xsum, int64_t n0,
+                                 int64_t n1, float *y, int bits, int gs) {
+    const int ppw = 32 / bits, gw = gs * bits / 32;
+    const uint32_t mask = (1u << bits) - 1;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint32_t *wrow = q->w + n * q->words;
+        float acc[QMV_MAX_ROWS] = {0};
+        for (int64_t g = 0; g < q->groups; g++) {
+            const uint32_t *wg = wrow + g * gw;
+            float s = qp_load(q->scales, q->sdt, n * q->groups + g), b = qp_load(q->biases, q->bdt, n * q->groups + g);
+            for (int64_t m = 0; m < M; m++) {
+                const float *xg = xp + m * q->k + g * gs;
+#ifdef __SSE2__
+                /* gw is a multiple of 4 for 4 and 8 bits with groups of 32 or more */
+                __m128 d4 = _mm_setzero_ps();
+                const __m128i mk = _mm_set1_epi32((int)mask);
+                for (int j = 0; j < ppw; j++) {
+                    __m128i sh = _mm_cvtsi32_si128(bits * j);
+                    for (int i = 0; i < gw; i += 4) {
+                        __m128i wv = _mm_loadu_si128((const __m128i *)(wg + i));
+                        __m128 f = _mm_cvtepi32_ps(_mm_and_si128(_mm_srl_epi32(wv, sh), mk));
+                        d4 = _mm_add_ps(d4, _mm_mul_ps(f, _mm_loadu_ps(xg + j * gw + i)));
+                    }
+                }
+                float d[4];
+                _mm_storeu_ps(d, d4);
+                float dot = (d[0] + d[1]) + (d[2] + d[3]);
+#else
+                float d[8] = {0};
+                for (int j = 0; j < ppw; j++)
+                    for (int i = 0; i < gw; i++) d[i % 8] += xg[j * gw + i] * (float)((wg[i] >> (bits * j)) & mask);
+                float dot = ((d[0] + d[1]) + (d[2] + d[3])) + ((d[4] + d[5]) + (d[6] + d[7]));
+#endif
+                acc[m] += s * dot + b * xsum[m * q->groups + g];
+            }
+        }
+        for (int64_t m = 0; m < M; m++) y[m * q->n + n] = acc[m];
+    }
+}
+
+/* Whether the planar path serves q, and x rearranged into its order. */
+static int planar_ok(const qmat *q) {
+    return q->mode == MX_QUANT_AFFINE && q->transpose && (q->bits == 4 || q->bits == 8);
+}
+
+static void to_planes(const qmat *q, const float *x, int64_t M, float *xp) {
+    int ppw = 32 / q->bits, gw = q->gs * q->bits / 32;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t g = 0; g < q->groups; g++) {
+            const float *src = x + m * q->k + g * q->gs;
+            float *dst = xp + m * q->k + g * q->gs;
+            for (int i = 0; i < gw; i++)
+                for (int j = 0; j < ppw; j++) dst[j * gw + i] = src[i * ppw + j];
+        }
+}
+
+static void qmv_t_block_planar(const qmat *q, const float *xp, int64_t M, const float *xsum, int64_t n0, int64_t n1,
+                               float *y) {
+#define PLANAR_CASE(B, G) \
+    if (q->bits == B && q->gs == G) return qmv_t_rows_planar(q, xp, M, xsum, n0, n1, y, B, G);
+    PLANAR_CASE(4, 32) PLANAR_CASE(4, 64) PLANAR_CASE(4, 128)
+    PLANAR_CASE(8, 32) PLANAR_CASE(8, 64) PLANAR_CASE(8, 128)
+#undef PLANAR_CASE
+}
+
 /* Output rows [n0, n1) of the transposed product: the unit of work a SIMD kernel replaces.
  * The common affine widths get loops specialised on a constant bit width. */
 static void qmv_t_block(const qmat *q, const float *x, int64_t M, const float *xsum, int64_t n0, int64_t n1,
@@ -117,9 +189,15 @@ static int qmv(const qmat *q, const float *x, int64_t M, float *y) {
                 }
         }
         int64_t blocks = (q->n + QMV_BLOCK - 1) / QMV_BLOCK;
+        float *xp = planar_ok(q) ? malloc(sizeof(float) * (size_t)max64(M * q->k, 1)) : NULL;
+        if (xp) to_planes(q, x, M, xp);
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
-        for (int64_t bi = 0; bi < blocks; bi++)
-            qmv_t_block(q, x, M, xsum, bi * QMV_BLOCK, min64(q->n, (bi + 1) * QMV_BLOCK), y);
+        for (int64_t bi = 0; bi < blocks; bi++) {
+            int64_t n0 = bi * QMV_BLOCK, n1 = min64(q->n, (bi + 1) * QMV_BLOCK);
+            if (xp) qmv_t_block_planar(q, xp, M, xsum, n0, n1, y);
+            else qmv_t_block(q, x, M, xsum, n0, n1, y);
+        }
+        free(xp);
         free(xsum);
     } else {
         int64_t groups = q->n / q->gs;
