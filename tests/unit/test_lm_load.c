@@ -1,0 +1,136 @@
+/* Loading models: every kind of bad input gives a clear error naming what is wrong, and a
+ * copied checkpoint with one tensor changed is caught (missing, mis-shaped). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmlx/cmlx.h"
+#include "cmlx/lm.h"
+#include "test.h"
+
+static char tmpdir[256];
+
+static void write_file(const char *name, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int load_fails_with(const char *dir, const char *needle) {
+    mx_clear_error();
+    lm_model *m = lm_model_load(dir, NULL);
+    if (m) {
+        lm_model_free(m);
+        fprintf(stderr, "loaded, expected an error containing '%s'\n", needle);
+        return 0;
+    }
+    if (!strstr(mx_last_error(), needle)) {
+        fprintf(stderr, "error '%s' lacks '%s'\n", mx_last_error(), needle);
+        return 0;
+    }
+    return 1;
+}
+
+/* Copies the tensors of src/model.safetensors into tmpdir, replacing or dropping one. */
+static int rewrite_checkpoint(const char *src, const char *drop, const char *reshape) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    mx_safetensors *st = mx_safetensors_open(path);
+    if (!st) return -1;
+    int n = mx_safetensors_count(st), k = 0;
+    const char **names = calloc((size_t)n, sizeof *names);
+    mx_array **arrays = calloc((size_t)n, sizeof *arrays);
+    mx_pool *pool = mx_pool_begin();
+    for (int i = 0; i < n; i++) {
+        const char *name = mx_safetensors_name(st, i);
+        if (drop && !strcmp(name, drop)) continue;
+        mx_array *a = mx_safetensors_get(st, name);
+        if (reshape && !strcmp(name, reshape)) a = mx_slice_axis(a, 0, 0, mx_dim(a, 0) - 1);
+        names[k] = name;
+        arrays[k++] = a;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+    int rc = mx_safetensors_save(path, names, arrays, k, NULL, NULL, 0);
+    mx_pool_end(pool);
+    free(names);
+    free(arrays);
+    mx_safetensors_close(st);
+    return rc;
+}
+
+static void copy_config(const char *src) {
+    char p[512], q[512], buf[65536];
+    snprintf(p, sizeof p, "%s/config.json", src);
+    snprintf(q, sizeof q, "%s/config.json", tmpdir);
+    FILE *f = fopen(p, "rb"), *g = fopen(q, "wb");
+    if (f && g) {
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fwrite(buf, 1, n, g);
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cmlx_test_lm_load_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+
+    CHECK(load_fails_with("/nonexistent/model/dir", "neither a directory nor"));
+    CHECK(load_fails_with(tmpdir, "config.json"));
+    write_file("config.json", "{\"model_type\": \"llama\", \"hidden_size\": 64,");
+    CHECK(load_fails_with(tmpdir, "invalid JSON at line"));
+    write_file("config.json", "[1, 2]");
+    CHECK(load_fails_with(tmpdir, "not a JSON object"));
+    write_file("config.json", "{\"hidden_size\": 64}");
+    CHECK(load_fails_with(tmpdir, "missing \"model_type\""));
+    write_file("config.json", "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2}");
+    CHECK(load_fails_with(tmpdir, "\"num_attention_heads\""));
+    write_file("config.json", "{\"model_type\": \"gpt_neox\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                              "\"num_attention_heads\": 4, \"vocab_size\": 10}");
+    CHECK(load_fails_with(tmpdir, "not supported (supported: llama, mistral"));
+    write_file("config.json", "{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+                              "\"num_attention_heads\": 3, \"num_key_value_heads\": 2, \"vocab_size\": 10}");
+    CHECK(load_fails_with(tmpdir, "inconsistent sizes"));
+
+    const char *shared = test_shared_dir("real checkpoints for missing / mis-shaped tensors");
+    if (shared) {
+        char src[512];
+        snprintf(src, sizeof src, "%s/models/llama-tiny", shared);
+        copy_config(src);
+        CHECK(rewrite_checkpoint(src, "model.layers.1.mlp.up_proj.weight", NULL) == 0);
+        CHECK(load_fails_with(tmpdir, "missing tensor \"model.layers.1.mlp.up_proj.weight\""));
+        CHECK(rewrite_checkpoint(src, NULL, "model.layers.0.self_attn.k_proj.weight") == 0);
+        CHECK(load_fails_with(tmpdir, "\"model.layers.0.self_attn.k_proj.weight\" has shape (31, 64), expected (32, 64)"));
+        /* and the untouched checkpoint loads, with its properties */
+        lm_model *m = lm_model_load(src, NULL);
+        CHECK(m != NULL);
+        if (m) {
+            CHECK(!strcmp(lm_model_type(m), "llama") && lm_model_vocab_size(m) == 512 && lm_model_num_layers(m) == 3);
+            int n_eos = 0;
+            const int32_t *eos = lm_model_eos_ids(m, &n_eos);
+            CHECK(n_eos >= 1 && eos[0] == 2);
+            CHECK(lm_model_weight_bytes(m) > 100000);
+            /* a prompt longer than the context is refused with the numbers */
+            lm_generate_params p = lm_generate_default();
+            int64_t maxpos = lm_model_max_position(m);
+            int32_t *ids = calloc((size_t)maxpos + 1, sizeof *ids);
+            for (int64_t i = 0; i <= maxpos; i++) ids[i] = 5;
+            p.max_tokens = 1;
+            mx_clear_error();
+            CHECK(lm_generate(m, NULL, ids, (size_t)maxpos + 1, &p, NULL, NULL, NULL) == -1);
+            CHECK(strstr(mx_last_error(), "more than the model's context") != NULL);
+            free(ids);
+            lm_model_free(m);
+        }
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_finish();
+}
