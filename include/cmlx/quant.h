@@ -21,8 +21,9 @@ typedef enum mx_quant_mode { MX_QUANT_AFFINE = 0, MX_QUANT_MXFP4, MX_QUANT_MXFP8
 /* Parses "affine", "mxfp4", "mxfp8", "nvfp4"; -1 (error set) otherwise. */
 int mx_quant_mode_from_string(const char *s, mx_quant_mode *mode);
 
-/* Quantizes w [..., rows, cols] (float). Outputs are new references; *biases is NULL for
- * the fp modes. 0 or -1. */
+/* Quantizes w [..., rows, cols] (float32, float16 or bfloat16). Outputs are new references;
+ * *biases is NULL for the fp modes. In every function here, group_size or bits <= 0 means
+ * the mode's default (affine: 64 and 4; mxfp4: 32, 4; mxfp8: 32, 8; nvfp4: 16, 4). 0 or -1. */
 int mx_quantize(const mx_array *w, int group_size, int bits, mx_quant_mode mode, mx_array **wq,
                 mx_array **scales, mx_array **biases);
 /* The float weights back, in the dtype of scales (affine) or float32/`dtype` when given
