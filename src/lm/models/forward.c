@@ -54,10 +54,12 @@ static mx_array *attention(lm_model *m, lm_layer *L, const mx_array *x, lm_layer
     q = lm_rope_apply(L->rope, q, offset);
     k = lm_rope_apply(L->rope, k, offset);
     mx_array *ka = k, *va = v;
-    if (lc && lm_layer_cache_update(lc, k, v, &ka, &va)) return NULL;
     int64_t l = mx_dim(ka, 2);
     mx_array *o;
-    if (L->sliding && l > c->sliding_window) {
+    if (lc) {
+        /* with a cache, the cache attends: its layout (rotating, quantized) decides the mask */
+        o = lm_layer_cache_attention(lc, q, k, v, m->attn_scale, L->sliding ? c->sliding_window : 0);
+    } else if (L->sliding && l > c->sliding_window) {
         mx_array *mask = window_mask(t, offset, l, c->sliding_window);
         o = mx_fast_scaled_dot_product_attention(q, ka, va, m->attn_scale, MX_SDPA_ARRAY, mask, NULL);
     } else {
