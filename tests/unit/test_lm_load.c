@@ -13,7 +13,7 @@
 static char tmpdir[256];
 
 static void write_file(const char *name, const char *text) {
-    char p[512];
+    char p[1100];
     snprintf(p, sizeof p, "%s/%s", tmpdir, name);
     FILE *f = fopen(p, "w");
     if (f) {
@@ -39,7 +39,7 @@ static int load_fails_with(const char *dir, const char *needle) {
 
 /* Copies the tensors of src/model.safetensors into tmpdir, replacing or dropping one. */
 static int rewrite_checkpoint(const char *src, const char *drop, const char *reshape) {
-    char path[512];
+    char path[1100];
     snprintf(path, sizeof path, "%s/model.safetensors", src);
     mx_safetensors *st = mx_safetensors_open(path);
     if (!st) return -1;
@@ -65,7 +65,7 @@ static int rewrite_checkpoint(const char *src, const char *drop, const char *res
 }
 
 static void copy_config(const char *src) {
-    char p[512], q[512], buf[65536];
+    char p[1100], q[1100], buf[65536];
     snprintf(p, sizeof p, "%s/config.json", src);
     snprintf(q, sizeof q, "%s/config.json", tmpdir);
     FILE *f = fopen(p, "rb"), *g = fopen(q, "wb");
@@ -75,6 +75,64 @@ static void copy_config(const char *src) {
     }
     if (f) fclose(f);
     if (g) fclose(g);
+}
+
+/* A gemma3 (multimodal) checkpoint keeps the text model under "language_model." and its
+ * settings in text_config: the text part must load and compute exactly as gemma3_text. */
+static void test_gemma3_multimodal_layout(const char *shared) {
+    char src[512], path[1100];
+    snprintf(src, sizeof src, "%s/models/gemma3_text-tiny", shared);
+    snprintf(path, sizeof path, "%s/config.json", src);
+    FILE *f = fopen(path, "rb");
+    char text_cfg[16384];
+    size_t n = f ? fread(text_cfg, 1, sizeof text_cfg - 1, f) : 0;
+    if (f) fclose(f);
+    text_cfg[n] = 0;
+    char cfg[17000];
+    snprintf(cfg, sizeof cfg, "{\"model_type\": \"gemma3\", \"eos_token_id\": [1, 106], \"text_config\": %s}", text_cfg);
+    write_file("config.json", cfg);
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    mx_safetensors *st = mx_safetensors_open(path);
+    CHECK(st != NULL);
+    if (!st) return;
+    int count = mx_safetensors_count(st);
+    char **names = calloc((size_t)count, sizeof *names);
+    mx_array **arrays = calloc((size_t)count, sizeof *arrays);
+    mx_pool *pool = mx_pool_begin();
+    for (int i = 0; i < count; i++) {
+        const char *nm = mx_safetensors_name(st, i);
+        names[i] = malloc(strlen(nm) + 20);
+        sprintf(names[i], "language_model.%s", nm);
+        arrays[i] = mx_safetensors_get(st, nm);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+    CHECK(mx_safetensors_save(path, (const char *const *)names, arrays, count, NULL, NULL, 0) == 0);
+    mx_pool_end(pool);
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    free(arrays);
+    mx_safetensors_close(st);
+
+    lm_load_options o = lm_load_options_default();
+    o.dtype = MX_FLOAT32;
+    lm_model *a = lm_model_load(src, &o), *b = lm_model_load(tmpdir, &o);
+    CHECK(a && b);
+    if (a && b) {
+        CHECK(!strcmp(lm_model_type(b), "gemma3"));
+        int32_t ids[6] = {5, 17, 300, 2, 44, 9};
+        mx_pool *p = mx_pool_begin();
+        mx_array *t = mx_array_from_data(ids, (int64_t[]){1, 6}, 2, MX_INT32);
+        mx_array *la = lm_model_forward(a, t, NULL), *lb = lm_model_forward(b, t, NULL);
+        float va[6 * 512], vb[6 * 512];
+        CHECK(la && lb && mx_read(la, MX_FLOAT32, va) == 0 && mx_read(lb, MX_FLOAT32, vb) == 0);
+        CHECK(memcmp(va, vb, sizeof va) == 0);
+        int n_eos = 0;
+        const int32_t *eos = lm_model_eos_ids(b, &n_eos);
+        CHECK(n_eos >= 1 && eos != NULL);
+        mx_pool_end(p);
+    }
+    lm_model_free(a);
+    lm_model_free(b);
 }
 
 int main(void) {
@@ -129,6 +187,7 @@ int main(void) {
             lm_model_free(m);
         }
     }
+    if (shared) test_gemma3_multimodal_layout(shared);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -105,10 +105,15 @@ static int load_all(lm_model *m, const lm_load_options *o) {
     const lm_config *c = &m->cfg;
     m->st = mx_safetensors_open(m->dir);
     if (!m->st) return -1;
+    if (!mx_safetensors_has(m->st, "model.embed_tokens.weight") &&
+        mx_safetensors_has(m->st, "language_model.model.embed_tokens.weight"))
+        snprintf(m->weight_prefix, sizeof m->weight_prefix, "language_model.");
     /* float dtype: the requested one, else the checkpoint's (from the embedding / a norm) */
     m->dtype = o->dtype;
     if (m->dtype == MX_DTYPE_COUNT) {
-        mx_array *probe = mx_safetensors_get(m->st, "model.norm.weight");
+        char pn[64];
+        snprintf(pn, sizeof pn, "%smodel.norm.weight", m->weight_prefix);
+        mx_array *probe = mx_safetensors_has(m->st, pn) ? mx_safetensors_get(m->st, pn) : NULL;
         m->dtype = probe && mx_dtype_is_float(mx_array_dtype(probe)) ? mx_array_dtype(probe) : MX_BFLOAT16;
     }
     if (!mx_dtype_is_float(m->dtype))

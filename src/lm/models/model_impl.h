@@ -61,6 +61,7 @@ struct lm_model {
     lm_config cfg;
     lm_arch arch;
     mx_safetensors *st;
+    char weight_prefix[32];      /* "language_model." in multimodal checkpoints (gemma3) */
     mx_dtype dtype;              /* float weights' dtype */
     lm_linear embed;             /* [vocab, hidden]; quantized embeddings use scales/biases */
     lm_linear lm_head;           /* shares embed when tied */

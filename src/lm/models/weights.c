@@ -15,14 +15,27 @@ static const char *fmt_shape(const int64_t *s, int n, char *buf, size_t len) {
     return buf;
 }
 
-int lm_has_weight(const lm_model *m, const char *name) { return mx_safetensors_has(m->st, name); }
+/* The checkpoint's name for a tensor: multimodal checkpoints keep the text model under a
+ * prefix (gemma3: "language_model.model.layers..."). */
+static const char *full_name(const lm_model *m, const char *name, char *buf, size_t len) {
+    if (!m->weight_prefix[0]) return name;
+    snprintf(buf, len, "%s%s", m->weight_prefix, name);
+    return buf;
+}
+
+int lm_has_weight(const lm_model *m, const char *name) {
+    char buf[600];
+    return mx_safetensors_has(m->st, full_name(m, name, buf, sizeof buf));
+}
 
 static mx_array *fetch(lm_model *m, const char *name, const int64_t *shape, int ndim, int required) {
-    if (!mx_safetensors_has(m->st, name)) {
-        if (required) mx_set_error("[load] %s: missing tensor \"%s\"", m->dir, name);
+    char buf[600];
+    const char *full = full_name(m, name, buf, sizeof buf);
+    if (!mx_safetensors_has(m->st, full)) {
+        if (required) mx_set_error("[load] %s: missing tensor \"%s\"", m->dir, full);
         return NULL;
     }
-    mx_array *a = mx_safetensors_get(m->st, name);
+    mx_array *a = mx_safetensors_get(m->st, full);
     if (!a) return NULL;
     if (ndim >= 0) {
         int ok = mx_ndim(a) == ndim;
