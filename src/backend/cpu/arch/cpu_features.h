@@ -1,0 +1,30 @@
+/* Run-time CPU dispatch shared by the CPU kernels.
+ *
+ * The library is built for baseline x86-64 (no -march), so vector kernels are compiled with
+ * per-function target attributes and chosen here at run time. Every kernel family offers the
+ * same three paths and must give the same results on each (within float rounding):
+ *   CPU_PATH_AVX512   AVX-512 F/BW/VL with AVX512-BF16 (dot products of bf16 pairs)
+ *   CPU_PATH_AVX2     AVX2 + FMA + F16C (16-bit values widened to float32, FMA)
+ *   CPU_PATH_PORTABLE plain C
+ * The environment variable CMLX_CPU_PATH=portable|avx2|avx512 forces a path (read once, at
+ * the first query), so tests can cover every path on one machine. A forced path the machine
+ * cannot run falls back to the best path it can (and says so once on stderr). */
+#ifndef CMLX_CPU_ARCH_CPU_FEATURES_H
+#define CMLX_CPU_ARCH_CPU_FEATURES_H
+
+typedef enum { CPU_PATH_PORTABLE = 0, CPU_PATH_AVX2 = 1, CPU_PATH_AVX512 = 2 } cpu_path;
+
+/* Feature tests (CPUID plus the OS's XSAVE state, so a feature the OS doesn't enable reads 0). */
+int cpu_has_avx2_fma(void);     /* AVX2, FMA and F16C */
+int cpu_has_avx512bf16(void);   /* AVX-512 F, BW, VL and BF16 */
+int cpu_has_avx512vnni(void);   /* AVX-512 F, BW, VL and VNNI */
+int cpu_has_avx_vnni(void);     /* AVX2 with the VEX-encoded VNNI (AVX-VNNI) */
+
+/* The path named by CMLX_CPU_PATH, or -1 when it is unset (or unrecognised: warned once). */
+int cpu_path_forced(void);
+/* The path kernels should take: the forced one when the machine can run it, else the best. */
+cpu_path cpu_path_active(void);
+/* "portable", "avx2", "avx512". */
+const char *cpu_path_name(cpu_path p);
+
+#endif
