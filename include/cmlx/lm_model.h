@@ -74,6 +74,8 @@ int lm_cache_eval(lm_cache *c);
 int lm_cache_set_quantization(lm_cache *c, int kv_bits, int kv_group_size, int64_t quantized_kv_start);
 /* mlx-lm's class name of layer i's cache ("KVCache", "RotatingKVCache", "QuantizedKVCache"). */
 const char *lm_cache_layer_class(const lm_cache *c, int layer);
+/* Bits of layer i's quantized cache (its group size in *group_size), or 0 when not quantized. */
+int lm_cache_layer_bits(const lm_cache *c, int layer, int *group_size);
 
 /* ---- prompt caches: files in mlx-lm's save_prompt_cache / load_prompt_cache format ----
  * A safetensors file: layer i's state arrays under "i.0", "i.1" (keys, values; quantized

@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"generate", cmd_generate, "generate text from a prompt (as mlx_lm.generate)"},
     {"chat", cmd_chat, "chat with a model in the terminal (as mlx_lm.chat)"},
+    {"cache-prompt", cmd_cache_prompt, "cache the state of a prompt for generate --prompt-cache-file (as mlx_lm.cache_prompt)"},
     {"tokenize", cmd_tokenize, "encode text to token ids (or --decode ids) with a model's tokenizer"},
     {"manage", cmd_manage, "scan or delete models in the Hugging Face cache"},
 };

@@ -160,6 +160,13 @@ const char *lm_cache_layer_class(const lm_cache *c, int layer) {
     return lm_layer_cache_class(&c->layers[layer]);
 }
 
+int lm_cache_layer_bits(const lm_cache *c, int layer, int *group_size) {
+    if (group_size) *group_size = 0;
+    if (!c || layer < 0 || layer >= c->n_layers || c->layers[layer].kind != LM_CACHE_QUANTIZED) return 0;
+    if (group_size) *group_size = c->layers[layer].group_size;
+    return c->layers[layer].bits;
+}
+
 int lm_cache_set_quantization(lm_cache *c, int kv_bits, int kv_group_size, int64_t quantized_kv_start) {
     if (!c) return -1;
     if (kv_bits && (kv_bits < 2 || kv_bits > 8 || kv_bits == 7))
