@@ -6,8 +6,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/arch/cpu_features.h"
 #include "conformance.h"
 
 static const int affine_bits[] = {2, 3, 4, 5, 6, 8};
@@ -163,6 +165,41 @@ static void ref_qmm(const ref_tensor *x, const double *wmat, int64_t M, int64_t 
 
 static double qmm_tol(mx_dtype out, int64_t K) { return conf_tol(out) * 2 * (out == MX_FLOAT32 ? 1 + (double)K / 64 : 1); }
 
+/* Products of 16-bit activations with affine 4/8-bit weights (Linear layout) quantize the
+ * activations to int8 per group (src/backend/cpu/arch/qmv.h): x_j is replaced by sx * xq_j
+ * with |x_j - sx * xq_j| <= sx / 2 (sx = max|x_g| / 127), so output (m, n) moves by at most
+ *     sum_g |s_ng| * (sx_mg / 2) * sum_j q_nj
+ * (the biases multiply the exact sum of x and add nothing). This is that worst case for one
+ * x row against weight row n of matrix e (codes read from the packed words), a rigorous
+ * bound that scales the tolerance of those cases; errors of a wrong kernel are far larger. */
+static double int8_act_bound(const double *x, const qweights *w, int64_t e, int64_t n, int64_t N, int64_t K, int gs,
+                             int bits) {
+    int64_t words = K * bits / 32, G = K / gs;
+    const double *wrow = w->rw.data + (e * N + n) * words;
+    double bound = 0;
+    for (int64_t g = 0; g < G; g++) {
+        double amax = 0, qsum = 0;
+        for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
+            amax = fmax(amax, fabs(x[j]));
+            qsum += code_at(wrow, j, bits);
+        }
+        /* (1 + 1e-5): float32 rounding of 127 / amax and of x * (127 / amax) */
+        bound += fabs(w->rs.data[(e * N + n) * G + g]) * amax / 127 / 2 * (1 + 1e-5) * qsum;
+    }
+    return bound;
+}
+
+/* Whether the int8-activation kernels serve this product (16-bit results; see qmm.c). */
+static int uses_int8(mx_quant_mode mode, int bits, int transpose, mx_dtype out) {
+    return mode == MX_QUANT_AFFINE && (bits == 4 || bits == 8) && transpose && (out == MX_FLOAT16 || out == MX_BFLOAT16);
+}
+
+static double max_abs(const ref_tensor *r) {
+    double m = 0;
+    for (int64_t i = 0; i < r->size; i++) m = fmax(m, fabs(r->data[i]));
+    return m;
+}
+
 static void run_quantized_matmul(conf_ctx *c) {
     qconf confs[32];
     int nconf = all_confs(confs);
@@ -187,7 +224,15 @@ static void run_quantized_matmul(conf_ctx *c) {
                 snprintf(name, sizeof name, "quantized_matmul %s b%d g%d t%d M%lld", mode_name(q.mode), q.bits, q.gs,
                          transpose, (long long)M);
                 if (r && mx_array_dtype(r) != want) conf_fail(c, name, "dtype %s", mx_dtype_name(mx_array_dtype(r)));
-                conf_check(c, name, r, &out, qmm_tol(want, K));
+                double tol = qmm_tol(want, K);
+                if (uses_int8(q.mode, q.bits, transpose, want)) {
+                    double worst = 0;
+                    for (int64_t m = 0; m < M; m++)
+                        for (int64_t n = 0; n < N; n++)
+                            worst = fmax(worst, int8_act_bound(rx.data + m * K, &w, 0, n, N, K, q.gs, q.bits));
+                    tol += worst / fmax(max_abs(&out), 1e-30);
+                }
+                conf_check(c, name, r, &out, tol);
                 conf_end_case(c);
             }
 }
@@ -260,7 +305,7 @@ static void run_gather_qmm(conf_ctx *c) {
                     mx_array *r = mx_gather_qmm(xs, w.w, w.s, w.b, li, ri2, transpose, q.gs, q.bits, q.mode, 1);
                     char name[80];
                     snprintf(name, sizeof name, "gather_qmm sorted %s b%d t%d", mode_name(q.mode), q.bits, transpose);
-                    conf_check(c, name, r, &out, qmm_tol(xt, K));
+                    conf_check(c, name, r, &out, qmm_tol(xt, K)); /* float32 x: exact float path */
                     mx_free(xs), mx_free(ri2);
                     conf_end_case(c);
                     continue;
@@ -278,7 +323,17 @@ static void run_gather_qmm(conf_ctx *c) {
                 mx_array *r = mx_gather_qmm(x, w.w, w.s, w.b, NULL, idx, transpose, q.gs, q.bits, q.mode, 0);
                 char name[80];
                 snprintf(name, sizeof name, "gather_qmm %s b%d t%d", mode_name(q.mode), q.bits, transpose);
-                conf_check(c, name, r, &out, qmm_tol(xt, K));
+                double tol = qmm_tol(xt, K);
+                if (uses_int8(q.mode, q.bits, transpose, xt)) {
+                    double worst = 0;
+                    for (int64_t t = 0; t < T; t++)
+                        for (int64_t j = 0; j < top; j++)
+                            for (int64_t n = 0; n < N; n++)
+                                worst = fmax(worst, int8_act_bound(rx.data + t * K, &w, (int64_t)ri.data[t * top + j], n,
+                                                                   N, K, q.gs, q.bits));
+                    tol += worst / fmax(max_abs(&out), 1e-30);
+                }
+                conf_check(c, name, r, &out, tol);
                 conf_end_case(c);
             }
 }
@@ -467,7 +522,91 @@ static void run_quantize(conf_ctx *c) {
         }
 }
 
+/* The int8-activation kernels on every shape class they treat differently (groups 32 / 64 /
+ * 128, a row ending in half a block of 64 values, 1-5 x rows around the kernels' 4-row unit,
+ * 9 and 13 rows (the many-row path), output rows not a multiple of the 16-row tasks), with
+ * data for which all float arithmetic is exact: scales 1 or 1/2, biases k/2, and per group
+ * x = 2^-e * (integers, one of them +-127), so sx = 2^-e and xq = x * 2^e exactly, and every
+ * partial sum is a multiple of 1/4 below 2^22. Whatever order a code path adds in, it must
+ * return the exact value rounded once to the result dtype (ctest runs this family once per
+ * path, CMLX_CPU_PATH; tests/unit/test_qmv_paths.c compares the paths' float32 sums bit for
+ * bit). 16-bit scales give 16-bit results (the int8 path); float32 scales with bfloat16 x
+ * give float32 results, which take the float path and must be exact too. */
+static void run_qmm_int8_exact(conf_ctx *c) {
+    const int gss[] = {32, 64, 128};
+    const int64_t Ms[] = {1, 2, 3, 4, 5, 9, 13};
+    int variant = 0;
+    for (int bi = 0; bi < 2; bi++)
+        for (int gi = 0; gi < 3; gi++)
+            for (int mi = 0; mi < 7; mi++, variant++) {
+                int bits = bi ? 8 : 4, gs = gss[gi];
+                int64_t M = Ms[mi], N = 37, K = gs == 32 ? 96 + 64 * (mi % 2) : 2 * gs;
+                int64_t G = K / gs, words = K * bits / 32;
+                mx_dtype xt = variant % 3 == 2 ? MX_FLOAT16 : MX_BFLOAT16;
+                mx_dtype st = variant % 3 == 0 ? MX_FLOAT32 : xt;
+                uint32_t *wq = calloc((size_t)(N * words), 4);
+                float *sc = malloc(sizeof(float) * (size_t)(N * G)), *bs = malloc(sizeof(float) * (size_t)(N * G));
+                float *xv = malloc(sizeof(float) * (size_t)(M * K));
+                uint8_t *codes = malloc((size_t)(N * K));
+                for (int64_t i = 0; i < N * K; i++) {
+                    codes[i] = (uint8_t)(conf_uniform(c) * (1 << bits));
+                    int64_t bit = (i % K) * bits;
+                    wq[(i / K) * words + bit / 32] |= (uint32_t)codes[i] << (bit % 32);
+                }
+                for (int64_t i = 0; i < N * G; i++) {
+                    sc[i] = conf_uniform(c) < 0.5 ? 1.0f : 0.5f;
+                    bs[i] = (float)((int)(conf_uniform(c) * 9) - 4) / 2;
+                }
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t g = 0; g < G; g++) {
+                        float e = conf_uniform(c) < 0.5 ? 1.0f : 0.5f;
+                        int64_t top = (int64_t)(conf_uniform(c) * gs);
+                        for (int64_t j = 0; j < gs; j++) {
+                            int v = j == top ? (conf_uniform(c) < 0.5 ? -127 : 127) : (int)(conf_uniform(c) * 33) - 16;
+                            xv[m * K + g * gs + j] = e * (float)v;
+                        }
+                    }
+                ref_tensor ref = conf_ref_alloc(c, (int64_t[]){M, N}, 2);
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t n = 0; n < N; n++) {
+                        double y = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            y += (double)xv[m * K + k] * ((double)sc[n * G + k / gs] * codes[n * K + k] + bs[n * G + k / gs]);
+                        ref.data[m * N + n] = y;
+                    }
+                mx_dtype out_t = st == MX_FLOAT32 ? MX_FLOAT32 : xt;
+                if (out_t != MX_FLOAT32)
+                    for (int64_t i = 0; i < ref.size; i++) {
+                        mx_array *r1 = mx_scalar((float)ref.data[i], out_t);
+                        ref.data[i] = mx_item_double(r1);
+                        mx_free(r1);
+                    }
+                mx_array *xf = mx_array_from_data(xv, (int64_t[]){M, K}, 2, MX_FLOAT32);
+                mx_array *sf = mx_array_from_data(sc, (int64_t[]){N, G}, 2, MX_FLOAT32);
+                mx_array *bf = mx_array_from_data(bs, (int64_t[]){N, G}, 2, MX_FLOAT32);
+                mx_array *w = mx_array_from_data(wq, (int64_t[]){N, words}, 2, MX_UINT32);
+                mx_array *x = mx_astype(xf, xt), *s = mx_astype(sf, st), *b = mx_astype(bf, st);
+                mx_array *r = mx_quantized_matmul(x, w, s, b, 1, gs, bits, MX_QUANT_AFFINE);
+                char name[96];
+                snprintf(name, sizeof name, "quantized_matmul int8-exact b%d g%d K%lld M%lld %s/%s", bits, gs,
+                         (long long)K, (long long)M, mx_dtype_name(xt), mx_dtype_name(st));
+                if (r && mx_array_dtype(r) != out_t) conf_fail(c, name, "dtype %s", mx_dtype_name(mx_array_dtype(r)));
+                conf_check_exact(c, name, r, &ref);
+                mx_free(xf), mx_free(sf), mx_free(bf), mx_free(w), mx_free(x), mx_free(s), mx_free(b);
+                free(wq), free(sc), free(bs), free(xv), free(codes);
+                conf_end_case(c);
+            }
+}
+
 void conf_family_quant(conf_ctx *c) {
+    int forced = cpu_path_forced();
+    if (forced >= 0 && (forced != (int)cpu_path_active() || (forced == CPU_PATH_AVX512 && !cpu_has_avx512vnni()))) {
+        printf("SKIPPED: CMLX_CPU_PATH=%s names a code path this CPU cannot run; quant cases not run\n",
+               getenv("CMLX_CPU_PATH"));
+        return;
+    }
+    printf("quant: CPU code path %s%s\n", cpu_path_name(cpu_path_active()), forced >= 0 ? " (forced)" : "");
+    run_qmm_int8_exact(c);
     run_dequantize(c);
     run_quantize(c);
     run_quantized_matmul(c);

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/qmv.h"
 #include "backend/cpu/chunk.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/quant_pack.h"
@@ -39,6 +41,7 @@ typedef struct {
     int64_t n, k;               /* output columns, inner dimension */
     int64_t words, groups;      /* per stored row */
     int gs, bits, mode, transpose;
+    int out16;                  /* the result is float16 / bfloat16: the int8-activation path may serve */
 } qmat;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -240,12 +243,78 @@ static int qmm_panels(const qmat *q, const float *x, int64_t M, float *y) {
     return 0;
 }
 
+/* ---- int8-activation path (src/backend/cpu/arch/qmv.h): affine 4 / 8-bit, Linear layout ---- */
+
+#define QK_BLOCK 16 /* weight rows per task */
+
+static int qk_float_of(mx_dtype t, qk_float *f) {
+    if (t == MX_FLOAT32) *f = QK_F32;
+    else if (t == MX_FLOAT16) *f = QK_F16;
+    else if (t == MX_BFLOAT16) *f = QK_BF16;
+    else return -1;
+    return 0;
+}
+
+/* Whether the integer-dot kernels serve q: only when the result is float16 / bfloat16 (so x and
+ * the scales are 16-bit too: the result dtype is their promotion). The int8 quantization of x
+ * moves a result by a fraction of a percent of its row's scale, the order of the result's
+ * own rounding to 16 bits (bfloat16: 2^-9 relative); float32 results keep the float paths
+ * (they must match float32 references to ~1e-5: the float32 logits conformance). */
+static int qk_ok(const qmat *q) {
+    qk_float f;
+    return q->out16 && q->mode == MX_QUANT_AFFINE && q->transpose && (q->bits == 4 || q->bits == 8) &&
+           q->sdt == q->bdt && !qk_float_of(q->sdt, &f);
+}
+
+/* The row kernel of the active CPU path (cpu_features.h; CMLX_CPU_PATH forces one). The
+ * AVX-512 kernel needs VNNI besides the path's BF16: without it the AVX2 kernel serves. On
+ * AArch64 built with the dot-product extension the NEON kernel serves unless portable is forced. */
+static qk_rows_fn qk_kernel(void) {
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+    return cpu_path_forced() == CPU_PATH_PORTABLE ? qk_rows_portable : qk_rows_neon;
+#else
+    cpu_path p = cpu_path_active();
+    if (p == CPU_PATH_AVX512 && cpu_has_avx512vnni()) return qk_rows_avx512;
+    if (p != CPU_PATH_PORTABLE && cpu_has_avx2_fma()) return qk_rows_avx2;
+    return qk_rows_portable;
+#endif
+}
+
+static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
+    int64_t K = q->k, G = q->groups, N = q->n;
+    /* the only allocation per call: the quantized activations (M * K bytes + 2 floats a group) */
+    char *buf = malloc((size_t)(M * K) + sizeof(float) * (size_t)(2 * M * G) + 64);
+    if (!buf) {
+        mx_set_error("[quantized_matmul] out of memory for %lld x %lld int8 activations", (long long)M, (long long)K);
+        return -1;
+    }
+    float *sx = (float *)buf, *xs = sx + M * G;
+    int8_t *xq = (int8_t *)(xs + M * G);
+#pragma omp parallel for schedule(static) if (M > 1 && cpu_parallel_worth(M * K))
+    for (int64_t m = 0; m < M; m++)
+        qk_quantize_act(x + m * K, 1, K, q->gs, q->bits, xq + m * K, sx + m * G, xs + m * G);
+    qk_weights w = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
+    qk_float_of(q->sdt, &w.sdt);
+    qk_act a = {xq, sx, xs, M, K, G};
+    qk_rows_fn f = qk_kernel();
+    int64_t blocks = (N + QK_BLOCK - 1) / QK_BLOCK;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))
+    for (int64_t bi = 0; bi < blocks; bi++) {
+        int64_t n0 = bi * QK_BLOCK, n1 = min64(N, n0 + QK_BLOCK);
+        for (int64_t m0 = 0; m0 < M; m0 += QK_MAX_ROWS)
+            f(&w, &a, m0, (int)min64(QK_MAX_ROWS, M - m0), n0, n1, y, N);
+    }
+    free(buf);
+    return 0;
+}
+
 static int qmm_product(const qmat *q, const float *x, int64_t M, float *y) {
     if (M == 0 || q->n == 0) return 0;
     if (q->k == 0) {
         memset(y, 0, sizeof(float) * (size_t)(M * q->n));
         return 0;
     }
+    if (qk_ok(q)) return qk_product(q, x, M, y);
     return M <= QMV_MAX_ROWS ? qmv(q, x, M, y) : qmm_panels(q, x, M, y);
 }
 
@@ -331,7 +400,8 @@ static int prepare(const mx_kernel_ctx *c, qmm_inputs *in, const char *op) {
     int64_t unpacked = words * 32 / p->bits;
     qmat q = {in->wp, in->sp, in->bp, in->scales->dtype, in->biases ? in->biases->dtype : MX_FLOAT32,
               p->transpose ? rows : unpacked, p->transpose ? unpacked : rows, words,
-              in->scales->shape[in->scales->ndim - 1], p->group_size, p->bits, p->mode, p->transpose};
+              in->scales->shape[in->scales->ndim - 1], p->group_size, p->bits, p->mode, p->transpose, 0};
+    q.out16 = c->outputs[0]->dtype == MX_FLOAT16 || c->outputs[0]->dtype == MX_BFLOAT16;
     in->q = q;
     in->mat_words = rows * words;
     in->mat_groups = rows * q.groups;

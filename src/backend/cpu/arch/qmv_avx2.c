@@ -1,0 +1,168 @@
+/* The AVX2 path of the integer-dot quantized products (see qmv.h for the arithmetic and the
+ * order of xq), for x86-64 CPUs without AVX-512 VNNI. Functions carry their own target
+ * attribute; the dispatcher runs them only where AVX2 + FMA + F16C exist.
+ *
+ * Unit of work: a block of 64 values of one weight row.
+ *  - 4-bit (32 bytes): low and high nibbles (unsigned, 0..15) times the block's xq evens /
+ *    odds with vpmaddubsw (unsigned first operand; a pair sums to at most 2 * 15 * 127, and the
+ *    two nibble halves added stay below 2^15: exact), then vpmaddwd by ones into int32 lanes:
+ *    lane i holds the 8 products of bytes 4i..4i+3, all of one group (lanes 4-7 are the second
+ *    group when groups are 32 values).
+ *  - 8-bit (2 x 32 bytes): vpmaddubsw could saturate (255 * 127 * 2 > 2^15), so the bytes are
+ *    split into even / odd 16-bit words and multiplied with vpmaddwd (exact).
+ * int32 lanes are converted to float and multiplied by the lane's s * sx. */
+#include "backend/cpu/arch/qmv.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define QK_TARGET __attribute__((target("avx2,fma,f16c")))
+#define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
+
+#define CHUNK_GROUPS 64
+
+/* n (<= 8) scales / biases of type t as floats; the rest zero. */
+QK_INLINE __m256 load8(const void *p, qk_float t, int64_t i, int n) {
+    if (n == 8) {
+        if (t == QK_F32) return _mm256_loadu_ps((const float *)p + i);
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+        if (t == QK_F16) return _mm256_cvtph_ps(h);
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    float v[8] = {0};
+    for (int j = 0; j < n; j++) v[j] = qk_load_float(p, t, i + j);
+    return _mm256_loadu_ps(v);
+}
+
+QK_INLINE __m256 loadf(const float *p, int n) {
+    if (n == 8) return _mm256_loadu_ps(p);
+    float v[8] = {0};
+    for (int j = 0; j < n; j++) v[j] = p[j];
+    return _mm256_loadu_ps(v);
+}
+
+QK_INLINE float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8-bit: int32 lanes of 32 weight bytes times 32 xq (lane i: bytes 4i..4i+3). */
+QK_INLINE __m256i dot8_32(__m256i w, __m256i x) {
+    const __m256i lowb = _mm256_set1_epi16(0xff);
+    __m256i we = _mm256_and_si256(w, lowb), wo = _mm256_srli_epi16(w, 8);
+    __m256i xe = _mm256_srai_epi16(_mm256_slli_epi16(x, 8), 8), xo = _mm256_srai_epi16(x, 8);
+    return _mm256_add_epi32(_mm256_madd_epi16(we, xe), _mm256_madd_epi16(wo, xo));
+}
+
+QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
+                           int64_t ldy, const int BITS, const int GS, const int MR) {
+    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64;
+    const __m256i lo4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const int8_t *xr[MR];
+    const float *sx[MR], *xs[MR];
+    for (int m = 0; m < MR; m++) {
+        xr[m] = a->q + (m0 + m) * K;
+        sx[m] = a->scale + (m0 + m) * G;
+        xs[m] = a->sum + (m0 + m) * G;
+    }
+    float comb[MR][CHUNK_GROUPS];
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *wrow = w->w + n * rb;
+        __m256 acc0[MR], acc1[MR], bacc[MR];
+        for (int m = 0; m < MR; m++) acc0[m] = acc1[m] = bacc[m] = _mm256_setzero_ps();
+        for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
+            int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
+            for (int64_t g = c0; g < c1; g += 8) {
+                int cnt = c1 - g < 8 ? (int)(c1 - g) : 8;
+                __m256 s = load8(w->scales, w->sdt, n * G + g, cnt), b = load8(w->biases, w->sdt, n * G + g, cnt);
+                for (int m = 0; m < MR; m++) {
+                    _mm256_storeu_ps(&comb[m][g - c0], _mm256_mul_ps(s, loadf(sx[m] + g, cnt)));
+                    bacc[m] = _mm256_fmadd_ps(b, loadf(xs[m] + g, cnt), bacc[m]);
+                }
+            }
+            int64_t v0 = c0 * GS, v1 = c1 * GS < full ? c1 * GS : full;
+            for (int64_t v = v0; v < v1; v += 64) {
+                int64_t g = v / GS - c0;
+                if (BITS == 4) {
+                    __m256i wb = _mm256_loadu_si256((const __m256i *)(wrow + v / 2));
+                    __m256i lo = _mm256_and_si256(wb, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4);
+                    for (int m = 0; m < MR; m++) {
+                        __m256i p = _mm256_add_epi16(
+                            _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[m] + v))),
+                            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[m] + v + 32))));
+                        __m256 d = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                        __m256 sc = GS == 32 ? _mm256_blend_ps(_mm256_set1_ps(comb[m][g]), _mm256_set1_ps(comb[m][g + 1]),
+                                                               0xF0)
+                                             : _mm256_set1_ps(comb[m][g]);
+                        if ((v / 64) & 1) acc1[m] = _mm256_fmadd_ps(d, sc, acc1[m]);
+                        else acc0[m] = _mm256_fmadd_ps(d, sc, acc0[m]);
+                    }
+                } else {
+                    __m256i w0 = _mm256_loadu_si256((const __m256i *)(wrow + v));
+                    __m256i w1 = _mm256_loadu_si256((const __m256i *)(wrow + v + 32));
+                    for (int m = 0; m < MR; m++) {
+                        __m256i d0 = dot8_32(w0, _mm256_loadu_si256((const __m256i *)(xr[m] + v)));
+                        __m256i d1 = dot8_32(w1, _mm256_loadu_si256((const __m256i *)(xr[m] + v + 32)));
+                        if (GS == 32) {
+                            acc0[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_set1_ps(comb[m][g]), acc0[m]);
+                            acc1[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_set1_ps(comb[m][g + 1]), acc1[m]);
+                        } else {
+                            __m256 d = _mm256_cvtepi32_ps(_mm256_add_epi32(d0, d1));
+                            if ((v / 64) & 1) acc1[m] = _mm256_fmadd_ps(d, _mm256_set1_ps(comb[m][g]), acc1[m]);
+                            else acc0[m] = _mm256_fmadd_ps(d, _mm256_set1_ps(comb[m][g]), acc0[m]);
+                        }
+                    }
+                }
+            }
+        }
+        for (int m = 0; m < MR; m++) {
+            float r = hsum(_mm256_add_ps(acc0[m], acc1[m])) + hsum(bacc[m]);
+            if (full < K)
+                r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *
+                     (float)qk_tail_dot(wrow, xr[m], full, BITS);
+            y[(m0 + m) * ldy + n] = r;
+        }
+    }
+}
+
+#define CASE_MR(B, G)                                                              \
+    switch (mr) {                                                                  \
+    case 1: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                \
+    case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                \
+    case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                \
+    default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;               \
+    }
+
+#define DEFINE_BG(B, G)                                                                                   \
+    QK_TARGET static void rows_b##B##_g##G(const qk_weights *w, const qk_act *a, int64_t m0, int mr,     \
+                                           int64_t n0, int64_t n1, float *y, int64_t ldy) {              \
+        CASE_MR(B, G)                                                                                     \
+    }
+DEFINE_BG(4, 32)
+DEFINE_BG(4, 64)
+DEFINE_BG(4, 128)
+DEFINE_BG(8, 32)
+DEFINE_BG(8, 64)
+DEFINE_BG(8, 128)
+
+void qk_rows_avx2(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
+                  int64_t ldy) {
+    if (w->bits == 4) {
+        if (w->gs == 32) rows_b4_g32(w, a, m0, mr, n0, n1, y, ldy);
+        else if (w->gs == 64) rows_b4_g64(w, a, m0, mr, n0, n1, y, ldy);
+        else rows_b4_g128(w, a, m0, mr, n0, n1, y, ldy);
+    } else {
+        if (w->gs == 32) rows_b8_g32(w, a, m0, mr, n0, n1, y, ldy);
+        else if (w->gs == 64) rows_b8_g64(w, a, m0, mr, n0, n1, y, ldy);
+        else rows_b8_g128(w, a, m0, mr, n0, n1, y, ldy);
+    }
+}
+
+#else
+void qk_rows_avx2(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
+                  int64_t ldy) {
+    qk_rows_portable(w, a, m0, mr, n0, n1, y, ldy); /* never dispatched: cpu_path_supported says no */
+}
+#endif

@@ -1,0 +1,206 @@
+/* The integer-dot kernels of the quantized products (src/backend/cpu/arch/qmv.h) on every
+ * code path this CPU runs, called directly so that all paths meet in one process:
+ *  - the int8 activation quantizer follows its definition (values, order, scale, sums);
+ *  - with data whose float arithmetic is exact, every path returns bit-identical float32
+ *    sums equal to the integer reference (the integer parts agree exactly);
+ *  - with random data, every path is within float32 reassociation of the reference computed
+ *    in double from the same integers (a path's wrong integer would move a result by
+ *    s * sx, hundreds of times that bound);
+ *  - zero rows give zero, a non-finite activation gives NaN. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/qmv.h"
+#include "core/dtype.h"
+#include "test.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static double uni(void) {
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return (double)((rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+typedef struct {
+    const char *name;
+    qk_rows_fn fn;
+} path;
+
+static int paths(path *p) {
+    int n = 0;
+    p[n++] = (path){"portable", qk_rows_portable};
+    if (cpu_has_avx2_fma()) p[n++] = (path){"avx2", qk_rows_avx2};
+    if (cpu_has_avx512vnni()) p[n++] = (path){"avx512", qk_rows_avx512};
+    return n;
+}
+
+/* Position of value v of a row in the xq order (qmv.h). */
+static int64_t xq_pos(int64_t v, int64_t K, int bits) {
+    if (bits != 4) return v;
+    int64_t b0 = v / 64 * 64, len = K - b0 < 64 ? K - b0 : 64, i = v - b0;
+    return b0 + (i & 1) * (len / 2) + i / 2;
+}
+
+typedef struct {
+    int bits, gs;
+    int64_t M, N, K, G;
+    uint8_t *codes, *packed;
+    uint16_t *scales, *biases; /* bfloat16 */
+    float *x;
+} problem;
+
+static void make(problem *p, int bits, int gs, int64_t M, int64_t N, int64_t K, int exact) {
+    p->bits = bits, p->gs = gs, p->M = M, p->N = N, p->K = K, p->G = K / gs;
+    p->codes = malloc((size_t)(N * K));
+    p->packed = calloc((size_t)(N * K * bits / 8), 1);
+    p->scales = malloc(sizeof(uint16_t) * (size_t)(N * p->G));
+    p->biases = malloc(sizeof(uint16_t) * (size_t)(N * p->G));
+    p->x = malloc(sizeof(float) * (size_t)(M * K));
+    for (int64_t i = 0; i < N * K; i++) {
+        p->codes[i] = (uint8_t)(uni() * (1 << bits));
+        int64_t bit = i * bits; /* rows are whole bytes: one stream */
+        p->packed[bit / 8] |= (uint8_t)(p->codes[i] << (bit % 8));
+    }
+    for (int64_t i = 0; i < N * p->G; i++) {
+        float s = exact ? (uni() < 0.5 ? 1.0f : 0.5f) : (float)(uni() * 0.4 - 0.2);
+        float b = exact ? (float)((int)(uni() * 9) - 4) / 2 : (float)(uni() * 2 - 1);
+        p->scales[i] = mx_f32_to_bf16(s);
+        p->biases[i] = mx_f32_to_bf16(b);
+    }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t g = 0; g < p->G; g++) {
+            float e = uni() < 0.5 ? 1.0f : 0.5f;
+            int64_t top = (int64_t)(uni() * gs);
+            for (int64_t j = 0; j < gs; j++) {
+                float v;
+                if (exact) v = e * (float)(j == top ? (uni() < 0.5 ? -127 : 127) : (int)(uni() * 33) - 16);
+                else v = mx_bf16_to_f32(mx_f32_to_bf16((float)(uni() * 2 - 1)));
+                p->x[m * K + g * gs + j] = v;
+            }
+        }
+}
+
+static void release(problem *p) {
+    free(p->codes), free(p->packed), free(p->scales), free(p->biases), free(p->x);
+}
+
+static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int exact) {
+    problem p;
+    make(&p, bits, gs, M, N, K, exact);
+    int64_t G = p.G;
+    int8_t *xq = malloc((size_t)(M * K));
+    float *sx = malloc(sizeof(float) * (size_t)(M * G)), *xs = malloc(sizeof(float) * (size_t)(M * G));
+    qk_quantize_act(p.x, M, K, gs, bits, xq, sx, xs);
+    /* the quantizer's definition */
+    int qbad = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t g = 0; g < G; g++) {
+            float amax = 0, sum = 0;
+            for (int64_t j = g * gs; j < (g + 1) * gs; j++) amax = fmaxf(amax, fabsf(p.x[m * K + j])), sum += p.x[m * K + j];
+            qbad += sx[m * G + g] != amax / 127.0f || xs[m * G + g] != sum;
+            for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
+                float want = nearbyintf(p.x[m * K + j] * (127.0f / amax));
+                qbad += xq[m * K + xq_pos(j, K, bits)] != (int8_t)want;
+                qbad += fabs(p.x[m * K + j] - (double)sx[m * G + g] * xq[m * K + xq_pos(j, K, bits)]) >
+                        sx[m * G + g] * 0.5 * (1 + 1e-5);
+            }
+        }
+    CHECK_MSG(qbad == 0, "b%d g%d K%lld: %d quantizer mismatches", bits, gs, (long long)K, qbad);
+    /* reference from the integers, and the bound of float32 reassociation */
+    double *ref = malloc(sizeof(double) * (size_t)(M * N)), *bound = malloc(sizeof(double) * (size_t)(M * N));
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double y = 0, mag = 0;
+            for (int64_t g = 0; g < G; g++) {
+                int64_t d = 0, dabs = 0; /* dabs bounds any split of d into partial sums (SIMD lanes) */
+                for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
+                    int64_t t = (int64_t)p.codes[n * K + j] * xq[m * K + xq_pos(j, K, bits)];
+                    d += t;
+                    dabs += t < 0 ? -t : t;
+                }
+                double s = mx_bf16_to_f32(p.scales[n * G + g]), b = mx_bf16_to_f32(p.biases[n * G + g]);
+                double t1 = (double)(float)(s * sx[m * G + g]) * (double)d, t2 = b * xs[m * G + g];
+                y += t1 + t2;
+                mag += fabs((double)(float)(s * sx[m * G + g])) * (double)dabs + fabs(t2);
+            }
+            ref[m * N + n] = y;
+            /* each of <= 2G + 2 float32 operations on partial sums <= mag rounds by <= 2^-24 mag,
+             * plus the rounding of s * sx (2^-24 relative) and of the products */
+            bound[m * N + n] = mag * (2.0 * G + 6) * ldexp(1, -24);
+        }
+    qk_weights w = {p.packed, p.scales, p.biases, QK_BF16, N, K, G, gs, bits};
+    qk_act a = {xq, sx, xs, M, K, G};
+    path ps[3];
+    int np = paths(ps);
+    float *y0 = NULL;
+    for (int i = 0; i < np; i++) {
+        float *y = malloc(sizeof(float) * (size_t)(M * N));
+        for (int64_t m0 = 0; m0 < M; m0 += QK_MAX_ROWS)
+            for (int64_t n0 = 0; n0 < N; n0 += 16)
+                ps[i].fn(&w, &a, m0, (int)(M - m0 < QK_MAX_ROWS ? M - m0 : QK_MAX_ROWS), n0, n0 + 16 < N ? n0 + 16 : N, y,
+                         N);
+        int bad = 0, first = -1;
+        for (int64_t j = 0; j < M * N; j++) {
+            int ok = exact ? (double)y[j] == ref[j] : fabs(y[j] - ref[j]) <= bound[j];
+            if (!ok && first < 0) first = (int)j;
+            bad += !ok;
+        }
+        CHECK_MSG(bad == 0, "%s b%d g%d M%lld K%lld %s: %d of %lld wrong (first %d: %.9g vs %.9g)", ps[i].name, bits, gs,
+                  (long long)M, (long long)K, exact ? "exact" : "random", bad, (long long)(M * N), first,
+                  first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
+        if (exact && y0) CHECK_MSG(!memcmp(y, y0, sizeof(float) * (size_t)(M * N)), "%s differs from portable", ps[i].name);
+        if (!y0) y0 = y;
+        else free(y);
+    }
+    free(y0), free(ref), free(bound), free(xq), free(sx), free(xs);
+    release(&p);
+}
+
+static void check_special(void) {
+    /* a zero row, a row with NaN and a row with inf in group 0 of a 1 x 64 product */
+    int64_t K = 64, N = 3;
+    float x[3 * 64];
+    for (int i = 0; i < 3 * 64; i++) x[i] = 0;
+    x[64 + 5] = NAN;
+    x[128 + 7] = INFINITY;
+    int8_t xq[3 * 64];
+    float sx[3], xs[3];
+    qk_quantize_act(x, 3, K, 64, 4, xq, sx, xs);
+    CHECK(sx[0] == 0 && xs[0] == 0 && isnan(sx[1]) && isnan(sx[2]));
+    uint8_t packed[3 * 32];
+    uint16_t sc[3], bi[3];
+    for (int i = 0; i < 3 * 32; i++) packed[i] = (uint8_t)(17 * i);
+    for (int i = 0; i < 3; i++) sc[i] = mx_f32_to_bf16(0.25f), bi[i] = mx_f32_to_bf16(-1.0f);
+    qk_weights w = {packed, sc, bi, QK_BF16, N, K, 1, 64, 4};
+    qk_act a = {xq, sx, xs, 3, K, 1};
+    path ps[3];
+    int np = paths(ps);
+    for (int i = 0; i < np; i++) {
+        float y[9];
+        ps[i].fn(&w, &a, 0, 3, 0, N, y, N);
+        CHECK_MSG(y[0] == 0 && y[1] == 0 && y[2] == 0, "%s: zero row gives %g %g %g", ps[i].name, y[0], y[1], y[2]);
+        for (int j = 3; j < 9; j++) CHECK_MSG(isnan(y[j]), "%s: non-finite row gives %g", ps[i].name, y[j]);
+    }
+}
+
+int main(void) {
+    path ps[3];
+    int np = paths(ps);
+    printf("paths:");
+    for (int i = 0; i < np; i++) printf(" %s", ps[i].name);
+    printf(" (active: %s)\n", cpu_path_name(cpu_path_active()));
+    const int gss[] = {32, 64, 128};
+    for (int bits = 4; bits <= 8; bits += 4)
+        for (int gi = 0; gi < 3; gi++)
+            for (int64_t M = 1; M <= 5; M++)
+                for (int exact = 0; exact < 2; exact++) {
+                    int gs = gss[gi];
+                    int64_t K = gs == 32 ? (M % 2 ? 96 : 32) : gs * (1 + M % 3); /* 96 and 32: half-block tails */
+                    check_problem(bits, gs, M, 37, K, exact);
+                }
+    check_problem(4, 64, 2, 64, 8192, 0); /* long rows: many chunks of groups */
+    check_problem(8, 32, 1, 16, 8192 + 32, 0);
+    check_special();
+    return test_finish();
+}
