@@ -7,6 +7,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_manage(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_cache_prompt(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"cache-prompt", cmd_cache_prompt, "cache the state of a prompt for generate --prompt-cache-file (as mlx_lm.cache_prompt)"},
     {"tokenize", cmd_tokenize, "encode text to token ids (or --decode ids) with a model's tokenizer"},
     {"manage", cmd_manage, "scan or delete models in the Hugging Face cache"},
+    {"bench", cmd_bench, "benchmark prompt and generation speed against this machine's ceilings (as mlx_lm.benchmark)"},
 };
 
 static void usage(FILE *f) {
