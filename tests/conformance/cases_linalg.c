@@ -119,7 +119,11 @@ static void run_matmul(conf_ctx *c) {
 /* The Linear layout: x @ W.T with W [N, K] row-major (a transposed view BLAS reads in
  * place), and W.T @ x.T; plus x.T views. */
 static void run_transposed(conf_ctx *c) {
-    const int64_t shapes[][3] = {{1, 64, 96}, {5, 33, 17}, {3, 128, 256}, {4, 7, 1}, {1, 2048, 40}};
+    /* M <= 8: the decode kernels (K tails, odd K); more rows: the blocked bf16 GEMM (row and
+     * column remainders of its 12 x 32 / 4 x 16 blocks, K past one 256-wide block, M past
+     * one 504-row block). */
+    const int64_t shapes[][3] = {{1, 64, 96},  {5, 33, 17},  {3, 128, 256}, {4, 7, 1},     {1, 2048, 40},
+                                 {8, 130, 9},  {7, 77, 5},   {13, 64, 33},  {37, 301, 70}, {510, 260, 24}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int d = 0; d < 4; d++) {
             mx_dtype t = conf_float_dtypes[d];

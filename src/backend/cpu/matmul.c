@@ -8,8 +8,14 @@
  *  - any other operand (float16 / bfloat16, odd strides) is converted one K-panel at a time
  *    into scratch, and the panels' products accumulate in C (so a big 16-bit weight matrix is
  *    never widened whole);
- *  - a 16-bit weight multiplied by a few rows (decode: M <= 4) skips BLAS: the dot products
- *    read the 16-bit weights directly, which is what bounds a decode step (weight bytes).
+ *  - a 16-bit weight multiplied by a few rows (decode: M <= 8) skips BLAS: the dot products
+ *    read the 16-bit weights directly, which is what bounds a decode step (weight bytes);
+ *    the Linear layout (x @ W^T, W rows contiguous) goes to the vector kernels of
+ *    arch/gemm_bf16*.c (vdpbf16ps on AVX512-BF16, widen + FMA on AVX2, plain C);
+ *  - bfloat16 @ bfloat16 with more rows goes to the blocked bf16 GEMM of arch/gemm_bf16.c
+ *    (packed bf16 pairs, vdpbf16ps), not to a float32 copy for sgemm; the path follows
+ *    cpu_features (CMLX_CPU_PATH forces one). Without AVX2 (and not forced) it stays on
+ *    OpenBLAS, which beats plain C there.
  * Batch dimensions broadcast through strides; a batch of row-major A against one shared B is
  * folded into a single taller product. */
 #include <cblas.h>
@@ -17,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/gemm_b16.h"
 #include "backend/cpu/chunk.h"
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
@@ -104,30 +112,8 @@ static void blas_call(const gemm_job *g, int ta, int tb, int64_t kk, const void 
                     (float)beta, g->c, (int)max64(g->n, 1));
 }
 
-/* x . w for a float32 row x and a 16-bit row w (16 independent sums: vectorisable). */
-static float dot_bf16(const float *x, const uint16_t *w, int64_t n) {
-    float acc[16] = {0};
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16)
-        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * mx_bf16_to_f32(w[k + j]);
-    float s = 0;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (; k < n; k++) s += x[k] * mx_bf16_to_f32(w[k]);
-    return s;
-}
-
-static float dot_f16(const float *x, const uint16_t *w, int64_t n) {
-    float acc[16] = {0};
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16)
-        for (int j = 0; j < 16; j++) acc[j] += x[k + j] * mx_f16_to_f32(w[k + j]);
-    float s = 0;
-    for (int j = 0; j < 16; j++) s += acc[j];
-    for (; k < n; k++) s += x[k] * mx_f16_to_f32(w[k]);
-    return s;
-}
-
-#define GEMV_MAX_ROWS 4
+#define GEMV_MAX_ROWS GEMV_B16_MAX_ROWS
+#define GEMV_COLS_MAX_ROWS 4
 #define GEMV_COLS 256
 
 /* Few rows of A times a 16-bit B read in place (B contiguous along K or along N). */
@@ -148,21 +134,22 @@ static int gemv_16bit(const gemm_job *g) {
     float *c = g->c;
     int bf = g->b.dt == MX_BFLOAT16;
     if (g->b.rs == 1) {
-        /* column n of B (row n of the Linear weight) is contiguous */
-#pragma omp parallel for if (cpu_parallel_worth(N * K))
-        for (int64_t n = 0; n < N; n++) {
-            const uint16_t *w = (const uint16_t *)elem_ptr(&g->b, 0, n);
-            for (int64_t i = 0; i < M; i++) {
-                float d = bf ? dot_bf16(x + i * K, w, K) : dot_f16(x + i * K, w, K);
-                c[i * N + n] = g->alpha * d + (g->accumulate ? c[i * N + n] : 0.0f);
-            }
+        /* column n of B (row n of the Linear weight) is contiguous: the vector kernels */
+        cpu_path path = gemm_b16_path(cpu_path_active());
+        uint16_t *xb = NULL;
+        if (path == CPU_PATH_AVX512 && bf && g->a.dt == MX_BFLOAT16) {
+            xb = malloc(sizeof(uint16_t) * (size_t)max64(M * K, 1));
+            if (xb) /* exact: the rows were bfloat16 */
+                for (int64_t e = 0; e < M * K; e++) xb[e] = mx_f32_to_bf16(x[e]);
         }
+        gemv_b16(path, M, N, K, x, xb, (const uint16_t *)g->b.p, g->b.cs, bf, g->alpha, c, N, g->accumulate);
+        free(xb);
     } else {
         int64_t nblocks = (N + GEMV_COLS - 1) / GEMV_COLS;
 #pragma omp parallel for if (cpu_parallel_worth(N * K))
         for (int64_t blk = 0; blk < nblocks; blk++) {
             int64_t n0 = blk * GEMV_COLS, nn = min64(GEMV_COLS, N - n0);
-            float acc[GEMV_MAX_ROWS][GEMV_COLS];
+            float acc[GEMV_COLS_MAX_ROWS][GEMV_COLS];
             memset(acc, 0, sizeof acc);
             for (int64_t kk = 0; kk < K; kk++) {
                 const uint16_t *w = (const uint16_t *)elem_ptr(&g->b, kk, n0);
@@ -196,7 +183,14 @@ static int gemm(const gemm_job *g, const char *op) {
         return -1;
     }
     int b16 = g->b.dt == MX_BFLOAT16 || g->b.dt == MX_FLOAT16;
-    if (g->t == MX_FLOAT32 && b16 && g->m <= GEMV_MAX_ROWS && (g->b.rs == 1 || g->b.cs == 1)) return gemv_16bit(g);
+    if (g->t == MX_FLOAT32 && b16 &&
+        ((g->m <= GEMV_MAX_ROWS && g->b.rs == 1) || (g->m <= GEMV_COLS_MAX_ROWS && g->b.cs == 1)))
+        return gemv_16bit(g);
+    if (g->t == MX_FLOAT32 && g->a.dt == MX_BFLOAT16 && g->b.dt == MX_BFLOAT16 &&
+        gemm_bf16_preferred(cpu_path_active())) {
+        b16_mat A = {(const uint16_t *)g->a.p, g->a.rs, g->a.cs}, B = {(const uint16_t *)g->b.p, g->b.rs, g->b.cs};
+        return gemm_bf16(cpu_path_active(), g->m, g->n, g->k, A, B, g->alpha, g->c, g->n, g->accumulate);
+    }
 
     int ta = 0, tb = 0;
     int64_t lda = 0, ldb = 0;
