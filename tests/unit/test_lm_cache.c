@@ -12,6 +12,7 @@
  * Quantized caches need head_dim divisible by the group size (32 at least), which the shared
  * tiny models (head_dim 16) do not have: a small llama with head_dim 32 is written to a
  * temporary directory for them. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "lm/generate/cache_impl.h"
 #include "lm/models/model_impl.h"
 #include "test.h"
+#include "util/strbuf.h"
 
 static char tmpdir[256];
 static const char *shared;
@@ -169,12 +171,13 @@ static void test_rotating_keep(lm_model *m) {
         /* within the first 10 positions nothing was evicted */
         CHECK(rel_err(a, b, (size_t)10 * lm_model_vocab_size(m)) <= 1e-5);
         /* the first 4 keys of every layer are still the standard cache's */
+        mx_pool *p = mx_pool_begin();
         for (int i = 0; i < c->n_layers; i++) {
             mx_array *x = mx_slice_axis(c->layers[i].keys, 2, 0, 4), *y = mx_slice_axis(s->layers[i].keys, 2, 0, 4);
             mx_array *eq = mx_all(mx_equal(x, y), NULL, 0, 0);
             CHECK_MSG(eq && mx_item_int(eq) == 1, "layer %d: kept positions were overwritten", i);
-            mx_free(eq), mx_free(x), mx_free(y);
         }
+        mx_pool_end(p);
         CHECK(mx_dim(c->layers[0].keys, 2) == 10);
     }
     free(a);
@@ -386,6 +389,12 @@ static void test_quantized_cache(lm_model *qm) {
     CHECK(c && !strcmp(lm_cache_layer_class(c, 0), "QuantizedKVCache"));
     free(got);
     lm_cache_free(c);
+    /* as in mlx-lm, rotating caches are not quantized */
+    o.max_kv_size = 64;
+    mx_clear_error();
+    c = lm_cache_new(qm, &o);
+    CHECK(!c && strstr(mx_last_error(), "cannot be quantized"));
+    o.max_kv_size = 0;
     /* group sizes that do not divide head_dim are refused up front */
     o.kv_group_size = 64;
     mx_clear_error();
@@ -491,6 +500,96 @@ static void test_file_layout(lm_model *g) {
         mx_safetensors_close(st);
     }
     lm_cache_free(c);
+}
+
+static const char *st_dtype(mx_dtype t) {
+    switch (t) {
+    case MX_FLOAT32: return "F32";
+    case MX_BFLOAT16: return "BF16";
+    case MX_FLOAT16: return "F16";
+    case MX_UINT32: return "U32";
+    default: return "?";
+    }
+}
+
+/* Rewrites a cmlx prompt-cache file byte for byte as MLX's save_safetensors lays one out:
+ * the header is nlohmann::json's compact dump (keys sorted, "__metadata__" among them), not
+ * padded, and the tensor data in another order than the header's keys (MLX iterates an
+ * unordered_map). 0 or -1. */
+static int rewrite_as_mlx(const char *src, const char *dst) {
+    mx_safetensors *st = mx_safetensors_open(src);
+    if (!st) return -1;
+    int n = mx_safetensors_count(st);
+    json_t *hdr = json_object(), *meta = json_object();
+    strbuf data = STRBUF_INIT;
+    mx_pool *p = mx_pool_begin();
+    for (int i = n - 1; i >= 0; i--) { /* data in reverse name order */
+        const char *name = mx_safetensors_name(st, i);
+        mx_array *a = mx_safetensors_get(st, name);
+        size_t nb = mx_nbytes(a);
+        char *buf = malloc(nb);
+        if (!buf || mx_read(a, mx_array_dtype(a), buf)) {
+            free(buf);
+            continue;
+        }
+        json_t *shape = json_array();
+        for (int d = 0; d < mx_ndim(a); d++) json_array_append_new(shape, json_integer(mx_dim(a, d)));
+        json_object_set_new(hdr, name, json_pack("{s:[I,I], s:s, s:o}", "data_offsets", (json_int_t)data.len,
+                                                 (json_int_t)(data.len + nb), "dtype", st_dtype(mx_array_dtype(a)),
+                                                 "shape", shape));
+        strbuf_append(&data, buf, nb);
+        free(buf);
+    }
+    mx_pool_end(p);
+    for (int i = 0; i < mx_safetensors_metadata_count(st); i++) {
+        const char *k = mx_safetensors_metadata_key(st, i);
+        json_object_set_new(meta, k, json_string(mx_safetensors_metadata(st, k)));
+    }
+    json_object_set_new(hdr, "__metadata__", meta);
+    char *h = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(hdr);
+    mx_safetensors_close(st);
+    FILE *f = h ? fopen(dst, "wb") : NULL;
+    int rc = -1;
+    if (f) {
+        uint64_t hl = strlen(h);
+        rc = fwrite(&hl, 8, 1, f) == 1 && fwrite(h, 1, hl, f) == hl && fwrite(data.data, 1, data.len, f) == data.len ? 0 : -1;
+        if (fclose(f)) rc = -1;
+    }
+    free(h);
+    strbuf_free(&data);
+    return rc;
+}
+
+/* A file laid out as MLX writes it loads, and continues exactly as the cache it came from. */
+static void test_mlx_layout_loads(lm_model *g, lm_model *qm) {
+    char src[512], dst[512];
+    path_in_tmp(src, sizeof src, "cmlx.safetensors");
+    path_in_tmp(dst, sizeof dst, "mlx.safetensors");
+    for (int which = 0; which < 2; which++) {
+        lm_model *m = which ? qm : g;
+        if (!m) continue;
+        int vocab = lm_model_vocab_size(m);
+        int32_t ids[30];
+        make_ids(ids, 30, vocab, 4);
+        lm_cache_options o = lm_cache_options_default();
+        if (which) o.kv_bits = 8, o.kv_group_size = 32;
+        lm_cache *c = lm_cache_new(m, &o);
+        free(run(m, c, ids, 21, SCHED_MIXED));
+        CHECK(lm_cache_save(c, src, NULL, NULL, 0) == 0);
+        CHECK_MSG(rewrite_as_mlx(src, dst) == 0, "rewrite %s", src);
+        lm_cache *l = lm_cache_load(m, dst, NULL);
+        CHECK_MSG(l != NULL, "MLX-laid-out file: %s", mx_last_error());
+        if (l) {
+            CHECK(!strcmp(lm_cache_layer_class(l, 0), which ? "QuantizedKVCache" : "RotatingKVCache"));
+            float *a = run(m, c, ids + 21, 9, SCHED_DECODE), *b = run(m, l, ids + 21, 9, SCHED_DECODE);
+            CHECK_MSG(a && b && !memcmp(a, b, (size_t)9 * vocab * sizeof *a), "MLX-laid-out %s cache continues differently",
+                      which ? "quantized" : "gemma3");
+            free(a), free(b);
+        }
+        lm_cache_free(l);
+        lm_cache_free(c);
+    }
 }
 
 static int load_fails_with(lm_model *m, const char *path, const char *needle, const char *needle2) {
@@ -652,6 +751,7 @@ int main(void) {
         if (qm) test_quantized_cache(qm);
         test_roundtrips(m, g, qm);
         test_file_layout(g);
+        test_mlx_layout_loads(g, qm);
         test_bad_files(m, g, s);
     }
     lm_model_free(qm);

@@ -62,6 +62,12 @@ lm_cache *lm_cache_new(const lm_model *m, const lm_cache_options *opt) {
             return NULL;
         }
     }
+    if (o.kv_bits && o.max_kv_size > 0) {
+        /* mlx-lm: RotatingKVCache.to_quantized raises NotImplementedError */
+        mx_set_error("[cache] a rotating KV cache (max_kv_size %lld) cannot be quantized (kv_bits %d): use one or the other",
+                     (long long)o.max_kv_size, o.kv_bits);
+        return NULL;
+    }
     if (o.max_kv_size > 0 && (o.keep < 0 || o.keep >= o.max_kv_size)) {
         mx_set_error("[cache] keep (%lld) must be in [0, max_kv_size) (max_kv_size %lld)", (long long)o.keep,
                      (long long)o.max_kv_size);
