@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli_common.h"
+#include "cli/cmd_cache_prompt.h"
 #include "cli/commands.h"
 
 static void usage(FILE *f) {
@@ -130,18 +131,25 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "cmlx generate: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!model) {
+    if (!model && !pcache) { /* a prompt cache names its model */
         fprintf(stderr, "cmlx generate: --model is required\n");
         usage(stderr);
         return 2;
     }
     if (adapter) return cli_fail("generate", "--adapter-path: LoRA adapters are not supported yet by this build");
     if (draft) return cli_fail("generate", "--draft-model: speculative decoding is not supported yet by this build");
-    if (pcache) return cli_fail("generate", "--prompt-cache-file: prompt caches are not supported yet by this build");
+    /* --prompt-cache-file (mlx-lm): the file names its model; a different --model is an error */
+    char *pcache_model = NULL;
+    if (pcache && draft) return cli_fail("generate", "--prompt-cache-file cannot be combined with --draft-model");
+    if (pcache && !(pcache_model = cli_prompt_cache_model(pcache, model))) return cli_fail("generate", NULL);
+    if (pcache_model) model = pcache_model;
     char *stdin_prompt = NULL;
     if (!strcmp(prompt, "-")) {
         stdin_prompt = cli_read_stdin();
-        if (!stdin_prompt) return cli_fail("generate", NULL);
+        if (!stdin_prompt) {
+            free(pcache_model);
+            return cli_fail("generate", NULL);
+        }
         prompt = stdin_prompt;
     }
     lo.revision = revision;
@@ -166,7 +174,14 @@ int cmd_generate(int argc, char **argv) {
     gp.extra_eos = extra_ids;
     gp.n_extra_eos = n_extra;
     messages = cli_messages_json(system, prompt);
-    if (!messages || cli_encode_prompt(lm_model_dir(m), tok, messages, ignore_tpl, prompt, tplcfg, &ids, &n_ids)) {
+    /* with a prompt cache the templated prompt is a suffix of the cached one */
+    if (!messages ||
+        (pcache ? cli_encode_cached_suffix(lm_model_dir(m), tok, system, prompt, ignore_tpl, tplcfg, &ids, &n_ids)
+                : cli_encode_prompt(lm_model_dir(m), tok, messages, ignore_tpl, prompt, tplcfg, &ids, &n_ids))) {
+        cli_fail("generate", NULL);
+        goto out;
+    }
+    if (pcache && !(gp.cache = cli_load_prompt_cache(m, pcache, &gp.cache_options))) {
         cli_fail("generate", NULL);
         goto out;
     }
@@ -194,5 +209,7 @@ out:
     free(stdin_prompt);
     lm_tokenizer_free(tok);
     lm_model_free(m);
+    lm_cache_free(gp.cache);
+    free(pcache_model);
     return rc;
 }
