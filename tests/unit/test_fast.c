@@ -231,6 +231,40 @@ static void time_sdpa(const char *what, int64_t Lq, int64_t Lk, mx_dtype t) {
     mx_pool_end(p);
 }
 
+static void time_norm_rope(void) {
+    mx_pool *p = mx_pool_begin();
+    mx_array *x = rand_array((int64_t[]){512, 4096}, 2, MX_BFLOAT16, 30);
+    mx_array *w = rand_array((int64_t[]){4096}, 1, MX_BFLOAT16, 31);
+    mx_array *xr = rand_array((int64_t[]){1, 512, 32, 128}, 4, MX_BFLOAT16, 32);
+    mx_array *q = mx_transpose(xr, (int[]){0, 2, 1, 3}, 4);   /* as a model's q: strided */
+    mx_array *off = mx_scalar_int(100, MX_INT32);
+    mx_array *in[3] = {x, w, xr};
+    mx_eval(in, 3);
+    const char *names[4] = {"rms_norm bf16 [512, 4096]", "layer_norm bf16 [512, 4096]",
+                            "rope bf16 [1, 32, 512, 128] (transposed view)", "rope traditional, same"};
+    for (int op = 0; op < 4; op++) {
+        double best[2] = {1e9, 1e9};
+        for (int rep = 0; rep < 3; rep++)
+            for (int f = 0; f < 2; f++) {
+                double t0 = seconds();
+                mx_array *o;
+                switch (op) {
+                case 0: o = f ? mx_fast_rms_norm_fallback(x, w, 1e-5f) : mx_fast_rms_norm(x, w, 1e-5f); break;
+                case 1: o = f ? mx_fast_layer_norm_fallback(x, w, w, 1e-5f) : mx_fast_layer_norm(x, w, w, 1e-5f); break;
+                default:
+                    o = f ? mx_fast_rope_fallback(q, 128, op == 3, 10000.0f, 1.0f, off, NULL)
+                          : mx_fast_rope(q, 128, op == 3, 10000.0f, 1.0f, 100, NULL);
+                    break;
+                }
+                CHECK(o && mx_eval1(o) == 0);
+                double dt = seconds() - t0;
+                best[f] = dt < best[f] ? dt : best[f];
+            }
+        printf("%s: fused %.3f ms, fallback %.3f ms\n", names[op], best[0] * 1e3, best[1] * 1e3);
+    }
+    mx_pool_end(p);
+}
+
 int main(void) {
     test_norm_edges();
     test_rope_edges();
@@ -239,6 +273,7 @@ int main(void) {
         time_sdpa("decode", 1, 4096, MX_BFLOAT16);
         time_sdpa("prefill", 512, 512, MX_BFLOAT16);
         time_sdpa("prefill", 512, 512, MX_FLOAT32);
+        time_norm_rope();
     }
     return test_finish();
 }

@@ -7,9 +7,16 @@
  *   S = scale * Q K^T (one GEMM), mask / causal / sinks, row softmax, O = P V (one GEMM).
  * Only the task's [rows, Lk] score block is ever materialised.
  *
- * Threads: tasks run one after the other and the GEMMs use OpenBLAS's own threads; the
- * conversions and softmax rows between them use OpenMP. (Calling OpenBLAS (pthreads) from
- * inside an OpenMP parallel loop oversubscribes the cores: measured 5-10x slower.)
+ * With at most 4 query rows (decoding) there is no GEMM: each (batch, kv head) task
+ * streams K and V row by row from their own dtype (read once, no float32 copy), threads
+ * over tasks with OpenMP.
+ *
+ * Threads (GEMM path): tasks run in parallel under OpenMP with OpenBLAS set to one thread
+ * for the duration (then restored): the per-task GEMMs are too small for OpenBLAS's own
+ * threads (16 cores: 80 ms that way vs 53 ms on one thread for a 512-token prefill), and
+ * OpenBLAS (pthreads) called from OpenMP threads while it runs its own oversubscribes the
+ * cores. The setting is process-wide: a matmul running at the same moment on another
+ * stream uses one thread meanwhile.
  *
  * Masked scores become -FLT_MAX (not -inf) so that a row with every key masked gets the
  * uniform average of V, exactly what the fallback's where(mask, s, finfo.min) gives; with
@@ -21,7 +28,6 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "backend/cpu/chunk.h"
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
 #include "core/strided.h"
@@ -45,13 +51,7 @@ static const float *head_rows(const mx_array *a, int64_t b, int64_t h, float **s
     }
     *scratch = malloc((size_t)(L * n > 0 ? L * n : 1) * sizeof(float));
     if (!*scratch) return NULL;
-    float *dst = *scratch;
-    int64_t start = (b * a->shape[1] + h) * L * n, rows_per = 64;
-#pragma omp parallel for if (cpu_parallel_worth(L * n))
-    for (int64_t r0 = 0; r0 < L; r0 += rows_per) {
-        int64_t cnt = (r0 + rows_per < L ? rows_per : L - r0) * n;
-        mx_copy_strided(a, MX_FLOAT32, dst + r0 * n, start + r0 * n, cnt);
-    }
+    mx_copy_strided(a, MX_FLOAT32, *scratch, (b * a->shape[1] + h) * L * n, L * n);
     *ld = n;
     return *scratch;
 }
@@ -68,20 +68,119 @@ static void softmax_row(float *s, int64_t n, const float *sink) {
     for (int64_t j = 0; j < n; j++) s[j] *= inv;
 }
 
-/* One task; returns 0 or -1 (out of memory). */
+/* Causal / mask / sinks and the softmax of query row i of head (b, hq), in place. */
+static void finish_row(const sdpa_job *J, float *s, int64_t ncols, int64_t b, int64_t hq, int64_t i, float *mrow) {
+    if (J->causal)
+        for (int64_t j = i + J->Lk - J->Lq + 1 > 0 ? i + J->Lk - J->Lq + 1 : 0; j < ncols; j++) s[j] = -FLT_MAX;
+    if (J->mask) {
+        mx_copy_strided(J->mask, MX_FLOAT32, mrow, ((b * J->Hq + hq) * J->Lq + i) * J->Lk, ncols);
+        if (J->mask->dtype == MX_BOOL) {
+            for (int64_t j = 0; j < ncols; j++)
+                if (mrow[j] == 0) s[j] = -FLT_MAX;
+        } else {
+            for (int64_t j = 0; j < ncols; j++) s[j] += mrow[j];
+        }
+    }
+    softmax_row(s, ncols, J->sinks ? &J->sinks[hq] : NULL);
+}
+
+/* Keys a block of query rows [i0, i1) needs: all, or (causal) up to the last one visible,
+ * unless some row sees none (then all, so that row averages every value, as the fallback). */
+static int64_t needed_keys(const sdpa_job *J, int64_t i0, int64_t i1) {
+    int64_t off = J->Lk - J->Lq;
+    if (!J->causal || i0 + off < 0) return J->Lk;
+    return i1 + off < J->Lk ? i1 + off : J->Lk;
+}
+
+/* Rows [j, j + cnt) of head (b, h) of a 4-D array as float32 into dst ([cnt, n]). */
+static void load_rows(const mx_array *a, int64_t b, int64_t h, int64_t j, int64_t cnt, float *dst) {
+    int64_t n = a->shape[3];
+    const char *base = mx_array_ptr(a);
+    size_t es = mx_dtype_size(a->dtype);
+    if (a->strides[3] == 1 || n == 1) {
+        int64_t off = b * a->strides[0] + h * a->strides[1] + j * a->strides[2];
+        if (a->strides[2] == n || cnt == 1) { /* the rows are one run */
+            mx_convert(base + off * (int64_t)es, a->dtype, dst, MX_FLOAT32, cnt * n);
+            return;
+        }
+        for (int64_t r = 0; r < cnt; r++)
+            mx_convert(base + (off + r * a->strides[2]) * (int64_t)es, a->dtype, dst + r * n, MX_FLOAT32, n);
+    } else {
+        mx_copy_strided(a, MX_FLOAT32, dst, ((b * a->shape[1] + h) * a->shape[2] + j) * n, cnt * n);
+    }
+}
+
+#define KV_BLOCK 64   /* key/value rows converted at a time by the direct path */
+
+/* The few-query-rows task (decoding): all Lq rows of the rep query heads of kv head (b, h)
+ * against K and V streamed row by row straight from their dtype, no GEMM. */
+static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
+    int64_t nrow = J->Lq, rows = J->rep * nrow, D = J->D, Dv = J->Dv;
+    int64_t ncols = needed_keys(J, 0, J->Lq), w = D > Dv ? D : Dv;
+    float *Q = malloc((size_t)(rows * D + 1) * sizeof *Q);
+    float *S = malloc((size_t)(rows * ncols + 1) * sizeof *S);
+    float *O = calloc((size_t)(rows * Dv + 1), sizeof *O);
+    float *row = malloc((size_t)(KV_BLOCK * w + 1) * sizeof *row);
+    float *mbuf = J->mask ? malloc((size_t)(ncols + 1) * sizeof *mbuf) : NULL;
+    int rc = -1;
+    if (!Q || !S || !O || !row || (J->mask && !mbuf)) goto done;
+    for (int64_t g = 0; g < J->rep; g++)
+        mx_copy_strided(J->q, MX_FLOAT32, Q + g * nrow * D, (b * J->Hq + h * J->rep + g) * J->Lq * D, nrow * D);
+    for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
+        int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
+        load_rows(J->k, b, h, j0, cnt, row);
+        for (int64_t r = 0; r < rows; r++) {
+            const float *qr = Q + r * D;
+            for (int64_t jj = 0; jj < cnt; jj++) {
+                const float *kr = row + jj * D;
+                float acc = 0;
+#pragma omp simd reduction(+ : acc)
+                for (int64_t e = 0; e < D; e++) acc += qr[e] * kr[e];
+                S[r * ncols + j0 + jj] = acc * J->scale;
+            }
+        }
+    }
+    for (int64_t gr = 0; gr < rows; gr++)
+        finish_row(J, S + gr * ncols, ncols, b, h * J->rep + gr / nrow, gr % nrow, mbuf);
+    for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
+        int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
+        load_rows(J->v, b, h, j0, cnt, row);
+        for (int64_t r = 0; r < rows; r++) {
+            float *o = O + r * Dv;
+            for (int64_t jj = 0; jj < cnt; jj++) {
+                float pj = S[r * ncols + j0 + jj];
+                const float *vr = row + jj * Dv;
+                if (pj == 0) continue;
+#pragma omp simd
+                for (int64_t e = 0; e < Dv; e++) o[e] += pj * vr[e];
+            }
+        }
+    }
+    size_t os = mx_dtype_size(J->out->dtype);
+    for (int64_t g = 0; g < J->rep; g++) {
+        char *dst = mx_array_ptr(J->out) + (b * J->Hq + h * J->rep + g) * J->Lq * Dv * (int64_t)os;
+        mx_convert(O + g * nrow * Dv, MX_FLOAT32, dst, J->out->dtype, nrow * Dv);
+    }
+    rc = 0;
+done:
+    free(Q);
+    free(S);
+    free(O);
+    free(row);
+    free(mbuf);
+    return rc;
+}
+
+/* One task of query rows [i0, i1) through GEMMs; returns 0 or -1 (out of memory). */
 static int sdpa_task(const sdpa_job *J, int64_t b, int64_t h, int64_t i0, int64_t i1) {
-    int64_t nrow = i1 - i0, rows = J->rep * nrow, off = J->Lk - J->Lq;
-    /* columns needed: all keys, or (causal) up to the last one visible to the block */
-    int64_t ncols = J->Lk;
-    if (J->causal && i0 + off >= 0) ncols = i1 - 1 + off + 1 < J->Lk ? i1 - 1 + off + 1 : J->Lk;
+    int64_t nrow = i1 - i0, rows = J->rep * nrow, ncols = needed_keys(J, i0, i1);
     float *kbuf = NULL, *vbuf = NULL;
     int64_t ldk, ldv;
     const float *K = head_rows(J->k, b, h, &kbuf, &ldk), *V = head_rows(J->v, b, h, &vbuf, &ldv);
     float *Q = malloc((size_t)(rows * J->D + 1) * sizeof *Q);
     float *S = malloc((size_t)(rows * ncols + 1) * sizeof *S);
     float *O = malloc((size_t)(rows * J->Dv + 1) * sizeof *O);
-    /* one mask row per thread */
-    float *mbuf = J->mask ? malloc((size_t)((ncols + 1) * omp_get_max_threads()) * sizeof *mbuf) : NULL;
+    float *mbuf = J->mask ? malloc((size_t)(ncols + 1) * sizeof *mbuf) : NULL;   /* one mask row */
     int rc = -1;
     if (!K || !V || !Q || !S || !O || (J->mask && !mbuf)) goto done;
     for (int64_t g = 0; g < J->rep; g++) {
@@ -91,24 +190,8 @@ static int sdpa_task(const sdpa_job *J, int64_t b, int64_t h, int64_t i0, int64_
     if (ncols > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)ncols, (int)J->D, J->scale, Q,
                     (int)J->D, K, (int)ldk, 0.0f, S, (int)ncols);
-#pragma omp parallel for if (cpu_parallel_worth(rows * ncols))
-    for (int64_t gr = 0; gr < rows; gr++) {
-        int64_t hq = h * J->rep + gr / nrow, i = i0 + gr % nrow;
-        float *s = S + gr * ncols;
-        if (J->causal)
-            for (int64_t j = i + off + 1 > 0 ? i + off + 1 : 0; j < ncols; j++) s[j] = -FLT_MAX;
-        if (J->mask) {
-            float *mrow = mbuf + (int64_t)omp_get_thread_num() * (ncols + 1);
-            mx_copy_strided(J->mask, MX_FLOAT32, mrow, ((b * J->Hq + hq) * J->Lq + i) * J->Lk, ncols);
-            if (J->mask->dtype == MX_BOOL) {
-                for (int64_t j = 0; j < ncols; j++)
-                    if (mrow[j] == 0) s[j] = -FLT_MAX;
-            } else {
-                for (int64_t j = 0; j < ncols; j++) s[j] += mrow[j];
-            }
-        }
-        softmax_row(s, ncols, J->sinks ? &J->sinks[hq] : NULL);
-    }
+    for (int64_t gr = 0; gr < rows; gr++)
+        finish_row(J, S + gr * ncols, ncols, b, h * J->rep + gr / nrow, i0 + gr % nrow, mbuf);
     if (ncols > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)J->Dv, (int)ncols, 1.0f, S,
                     (int)ncols, V, (int)ldv, 0.0f, O, (int)J->Dv);
@@ -163,17 +246,36 @@ int cpu_sdpa(const mx_kernel_ctx *c) {
         mx_copy_strided(sinks, MX_FLOAT32, sk, 0, J.Hq);
         J.sinks = sk;
     }
+    int failed = 0;
+    if (J.Lq <= 4) { /* decoding: stream K/V, one OpenMP task per (batch, kv head) */
+#pragma omp parallel for schedule(dynamic) if (J.B * J.Hkv > 1 && J.Lk * (J.D + J.Dv) * J.B * J.Hkv >= 65536)
+        for (int64_t t = 0; t < J.B * J.Hkv; t++)
+            if (sdpa_task_direct(&J, t / J.Hkv, t % J.Hkv)) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        goto finish;
+    }
     /* Query blocks: at most 64 rows, and a score block of at most ~1M floats per task. */
     int64_t qb = (1 << 20) / (J.rep * (J.Lk ? J.Lk : 1));
     qb = qb < 1 ? 1 : qb > 64 ? 64 : qb;
     if (qb > J.Lq) qb = J.Lq;
     int64_t nblk = (J.Lq + qb - 1) / qb, tasks = J.B * J.Hkv * nblk;
-    int failed = 0;
-    for (int64_t t = 0; t < tasks && !failed; t++) {
+    /* Tasks in parallel, each GEMM on one BLAS thread (restored after). */
+    int par = tasks > 1 && omp_get_max_threads() > 1 && J.Lq * J.Lk * J.Hq * J.B >= 65536;
+    int blas_threads = par ? openblas_get_num_threads() : 0;
+    if (par) openblas_set_num_threads(1);
+#pragma omp parallel for schedule(dynamic) if (par)
+    for (int64_t t = 0; t < tasks; t++) {
         int64_t blk = t % nblk, bh = t / nblk;
         int64_t i0 = blk * qb, i1 = i0 + qb < J.Lq ? i0 + qb : J.Lq;
-        failed = sdpa_task(&J, bh / J.Hkv, bh % J.Hkv, i0, i1) != 0;
+        if (sdpa_task(&J, bh / J.Hkv, bh % J.Hkv, i0, i1)) {
+#pragma omp atomic write
+            failed = 1;
+        }
     }
+    if (par) openblas_set_num_threads(blas_threads);
+finish:
     free(sk);
     if (failed) {
         mx_set_error("[scaled_dot_product_attention] out of memory for attention blocks of q %s, k %s",
