@@ -11,9 +11,9 @@
  *    time, so memory is read in order.
  * Work is split over OpenMP threads by blocks of outputs; when there are too few outputs to
  * keep the threads busy, the reduced range is split as well and the partial results
- * combined. Floats are folded in float32 (float64 for float64) with eight independent
- * lanes per chunk of CPU_CHUNK elements and chunk totals added in double, so long sums do
- * not drift. Integers accumulate in int64 (wrapping, as MLX's fixed-width accumulators), and
+ * combined. Floats are folded in float32 (float64 for float64) in blocks of FOLD_BLOCK
+ * terms spread over vector lanes, block totals added in double, so long sums do not drift.
+ * Integers accumulate in int64 (wrapping, as MLX's fixed-width accumulators), and
  * mean/var/std/logsumexp of integers compute in double.
  * var/std and logsumexp take two passes: the mean (or the max) first, then the sum of
  * squared deviations (or of exp(x - max)). */
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/chunk.h"
+#include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/lines.h"
 #include "core/strided.h"
@@ -35,7 +36,7 @@ enum { B_SUM, B_PROD, B_MAX, B_MIN, B_ALL, B_ANY, B_SQDEV, B_EXPSUM };
 #define MAXOF(v, m) ((v) > (m) || (v) != (v) ? (v) : (m)) /* NaN wins and then stays */
 #define MINOF(v, m) ((v) < (m) || (v) != (v) ? (v) : (m))
 
-#define FOLD_BLOCK 256 /* terms per float block: each lane adds 32 before the block goes to double */
+#define FOLD_BLOCK 128 /* terms per float block: each vector lane adds 16-32 before the block goes to double */
 
 #define DEFINE_FOLD_ROW(NAME, T, EXP)                                                               \
     static void NAME(int bop, const T *x, int64_t n, double centre, double *st) {                   \
@@ -44,24 +45,23 @@ enum { B_SUM, B_PROD, B_MAX, B_MIN, B_ALL, B_ANY, B_SQDEV, B_EXPSUM };
         T c = (T)centre;                                                                            \
         switch (bop) {                                                                              \
         case B_SUM: case B_SQDEV: case B_EXPSUM: {                                                  \
-            /* blocks of FOLD_BLOCK: 8 lanes of FOLD_BLOCK/8 terms each, block totals in double */ \
+            /* float blocks of FOLD_BLOCK terms (vector lanes), block totals in double */          \
             double total = 0;                                                                       \
-            while (i + 8 <= n) {                                                                    \
-                int64_t e = i + FOLD_BLOCK <= n ? i + FOLD_BLOCK : n - (n - i) % 8;                 \
-                for (int k = 0; k < 8; k++) l[k] = 0;                                               \
-                if (bop == B_SUM)                                                                   \
-                    for (; i < e; i += 8)                                                           \
-                        for (int k = 0; k < 8; k++) l[k] += x[i + k];                               \
-                else if (bop == B_SQDEV)                                                            \
-                    for (; i < e; i += 8)                                                           \
-                        for (int k = 0; k < 8; k++) l[k] += (x[i + k] - c) * (x[i + k] - c);        \
-                else                                                                                \
-                    for (; i < e; i += 8)                                                           \
-                        for (int k = 0; k < 8; k++) l[k] += EXP(x[i + k] - c);                      \
-                total += (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))); \
+            for (int64_t s0 = 0; s0 < n; s0 += FOLD_BLOCK) {                                        \
+                int64_t e = n - s0 < FOLD_BLOCK ? n : s0 + FOLD_BLOCK;                              \
+                T b = 0;                                                                            \
+                if (bop == B_SUM) {                                                                 \
+                    _Pragma("omp simd reduction(+:b)")                                              \
+                    for (int64_t j = s0; j < e; j++) b += x[j];                                     \
+                } else if (bop == B_SQDEV) {                                                        \
+                    _Pragma("omp simd reduction(+:b)")                                              \
+                    for (int64_t j = s0; j < e; j++) b += (x[j] - c) * (x[j] - c);                  \
+                } else {                                                                            \
+                    _Pragma("omp simd reduction(+:b)")                                              \
+                    for (int64_t j = s0; j < e; j++) b += EXP(x[j] - c);                            \
+                }                                                                                   \
+                total += (double)b;                                                                 \
             }                                                                                       \
-            for (; i < n; i++)                                                                      \
-                total += bop == B_SUM ? x[i] : bop == B_SQDEV ? (x[i] - c) * (x[i] - c) : EXP(x[i] - c); \
             *st += total;                                                                           \
             break;                                                                                  \
         }                                                                                           \
@@ -105,29 +105,25 @@ enum { B_SUM, B_PROD, B_MAX, B_MIN, B_ALL, B_ANY, B_SQDEV, B_EXPSUM };
         }                                                                                           \
     }
 
+#define COL_LOOP(BODY) _Pragma("omp simd") for (j = 0; j < n; j++) { BODY; }
 #define DEFINE_FOLD_COL(NAME, T, EXP)                                                               \
     static void NAME(int bop, const T *x, int64_t n, const double *centre, double *st) {            \
         int64_t j;                                                                                  \
         switch (bop) {                                                                              \
-        case B_SUM: for (j = 0; j < n; j++) st[j] += x[j]; break;                                   \
-        case B_PROD: for (j = 0; j < n; j++) st[j] *= x[j]; break;                                  \
-        case B_MAX: for (j = 0; j < n; j++) st[j] = MAXOF((double)x[j], st[j]); break;              \
-        case B_MIN: for (j = 0; j < n; j++) st[j] = MINOF((double)x[j], st[j]); break;              \
-        case B_ALL: for (j = 0; j < n; j++) st[j] = st[j] != 0 && x[j] != 0; break;                 \
-        case B_ANY: for (j = 0; j < n; j++) st[j] = st[j] != 0 || x[j] != 0; break;                 \
-        case B_SQDEV:                                                                               \
-            for (j = 0; j < n; j++) {                                                               \
-                T d = x[j] - (T)centre[j];                                                          \
-                st[j] += d * d;                                                                     \
-            }                                                                                       \
-            break;                                                                                  \
-        case B_EXPSUM: for (j = 0; j < n; j++) st[j] += EXP(x[j] - (T)centre[j]); break;            \
+        case B_SUM: COL_LOOP(st[j] += x[j]) break;                                                  \
+        case B_PROD: COL_LOOP(st[j] *= x[j]) break;                                                 \
+        case B_MAX: COL_LOOP(st[j] = MAXOF((double)x[j], st[j])) break;                             \
+        case B_MIN: COL_LOOP(st[j] = MINOF((double)x[j], st[j])) break;                             \
+        case B_ALL: COL_LOOP(st[j] = st[j] != 0 && x[j] != 0) break;                                \
+        case B_ANY: COL_LOOP(st[j] = st[j] != 0 || x[j] != 0) break;                                \
+        case B_SQDEV: COL_LOOP(T d = x[j] - (T)centre[j]; st[j] += d * d) break;                    \
+        case B_EXPSUM: COL_LOOP(st[j] += EXP(x[j] - (T)centre[j])) break;                           \
         }                                                                                           \
     }
 
-DEFINE_FOLD_ROW(fold_row_f32, float, expf)
+DEFINE_FOLD_ROW(fold_row_f32, float, mx_exp_f32)
 DEFINE_FOLD_ROW(fold_row_f64, double, exp)
-DEFINE_FOLD_COL(fold_col_f32, float, expf)
+DEFINE_FOLD_COL(fold_col_f32, float, mx_exp_f32)
 DEFINE_FOLD_COL(fold_col_f64, double, exp)
 
 /* ---- folds over integers (int64, wrapping; u: compare as unsigned 64-bit) ---- */
@@ -555,29 +551,32 @@ int cpu_arg_reduce(const mx_kernel_ctx *c) {
 
 /* ---- softmax over the last axis ---- */
 
-#define DEFINE_SOFTMAX_ROW(NAME, T, EXP)                                     \
-    static void NAME(T *x, int64_t n) {                                      \
-        T l[8], m = -INFINITY;                                               \
-        int64_t i = 0;                                                       \
-        for (int k = 0; k < 8; k++) l[k] = -INFINITY;                        \
-        for (; i + 8 <= n; i += 8)                                           \
+/* Softmax of one row in place: max, exp(x - max) summed in blocks, scaled by 1/sum. */
+#define DEFINE_SOFTMAX_ROW(NAME, T, EXP)                                          \
+    static void NAME(T *x, int64_t n) {                                           \
+        T l[8], m = -INFINITY;                                                    \
+        int64_t i = 0;                                                            \
+        for (int k = 0; k < 8; k++) l[k] = -INFINITY;                             \
+        for (; i + 8 <= n; i += 8)                                                \
             for (int k = 0; k < 8; k++) l[k] = x[i + k] > l[k] ? x[i + k] : l[k]; \
-        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;                 \
-        for (; i < n; i++) m = x[i] > m ? x[i] : m;                          \
-        double total = 0;                                                    \
-        for (int64_t s = 0; s < n; s += CPU_CHUNK) {                         \
-            int64_t e = n - s < CPU_CHUNK ? n : s + CPU_CHUNK;               \
-            T part = 0;                                                      \
-            for (int64_t j = s; j < e; j++) {                                \
-                x[j] = EXP(x[j] - m);                                        \
-                part += x[j];                                                \
-            }                                                                \
-            total += part;                                                   \
-        }                                                                    \
-        T inv = (T)(1.0 / total);                                            \
-        for (i = 0; i < n; i++) x[i] *= inv;                                 \
+        for (int k = 0; k < 8; k++) m = l[k] > m ? l[k] : m;                      \
+        for (; i < n; i++) m = x[i] > m ? x[i] : m;                               \
+        double total = 0;                                                         \
+        for (int64_t s = 0; s < n; s += FOLD_BLOCK) {                             \
+            int64_t e = n - s < FOLD_BLOCK ? n : s + FOLD_BLOCK;                  \
+            T part = 0;                                                           \
+            _Pragma("omp simd reduction(+:part)")                                 \
+            for (int64_t j = s; j < e; j++) {                                     \
+                x[j] = EXP(x[j] - m);                                             \
+                part += x[j];                                                     \
+            }                                                                     \
+            total += part;                                                        \
+        }                                                                         \
+        T inv = (T)(1.0 / total);                                                 \
+        _Pragma("omp simd")                                                       \
+        for (i = 0; i < n; i++) x[i] *= inv;                                      \
     }
-DEFINE_SOFTMAX_ROW(softmax_row_f32, float, expf)
+DEFINE_SOFTMAX_ROW(softmax_row_f32, float, mx_exp_f32)
 DEFINE_SOFTMAX_ROW(softmax_row_f64, double, exp)
 
 int cpu_softmax(const mx_kernel_ctx *c) {

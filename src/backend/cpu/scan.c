@@ -45,21 +45,29 @@ static int64_t int_highest(mx_dtype t) {
 #define FMAXN(a, x) ((a) != (a) || (x) != (x) ? (a) + (x) : (x) > (a) ? (x) : (a)) /* NaN propagates */
 #define FMINN(a, x) ((a) != (a) || (x) != (x) ? (a) + (x) : (x) < (a) ? (x) : (a))
 
-/* Scans a line of n values x into y, carrying *acc; dir is +1 or -1 (reverse). */
+/* One step of each op (NaN-propagating max/min for floats). */
+#define STEP_SUM(a, v) ((a) + (v))
+#define STEP_PROD(a, v) ((a) * (v))
+#define STEP_MAX(a, v) FMAXN(a, v)
+#define STEP_MIN(a, v) FMINN(a, v)
+
+/* Scans a line of n values x into y (reverse: from the end), carrying *acc. The op and the
+ * inclusive flag are hoisted out of the loop. */
+#define SCAN_LINE_LOOP(T, STEP)                                                                       \
+    for (int64_t k = 0; k < n; k++) {                                                               \
+        int64_t i = rev ? n - 1 - k : k;                                                            \
+        T next = STEP(a, x[i]);                                                                     \
+        y[i] = inclusive ? next : a;                                                                \
+        a = next;                                                                                   \
+    }
 #define DEFINE_SCAN_LINE(NAME, T)                                                                   \
     static void NAME(int op, int inclusive, int rev, const T *x, T *y, int64_t n, T *acc) {          \
         T a = *acc;                                                                                 \
-        for (int64_t k = 0; k < n; k++) {                                                           \
-            int64_t i = rev ? n - 1 - k : k;                                                        \
-            T v = x[i], next;                                                                       \
-            switch (op) {                                                                           \
-            case MX_SCAN_SUM: next = a + v; break;                                                  \
-            case MX_SCAN_PROD: next = a * v; break;                                                 \
-            case MX_SCAN_MAX: next = FMAXN(a, v); break;                                            \
-            default: next = FMINN(a, v); break;                                                     \
-            }                                                                                       \
-            y[i] = inclusive ? next : a;                                                            \
-            a = next;                                                                               \
+        switch (op) {                                                                               \
+        case MX_SCAN_SUM: SCAN_LINE_LOOP(T, STEP_SUM) break;                                           \
+        case MX_SCAN_PROD: SCAN_LINE_LOOP(T, STEP_PROD) break;                                         \
+        case MX_SCAN_MAX: SCAN_LINE_LOOP(T, STEP_MAX) break;                                           \
+        default: SCAN_LINE_LOOP(T, STEP_MIN) break;                                                    \
         }                                                                                           \
         *acc = a;                                                                                   \
     }
@@ -67,18 +75,19 @@ DEFINE_SCAN_LINE(scan_line_f32, float)
 DEFINE_SCAN_LINE(scan_line_f64, double)
 
 /* Elementwise step of a block of lines: y = inclusive ? acc op x : acc; acc = acc op x. */
+#define SCAN_STEP_LOOP(T, STEP)                                                                       \
+    for (int64_t j = 0; j < n; j++) {                                                               \
+        T next = STEP(acc[j], x[j]);                                                                \
+        y[j] = inclusive ? next : acc[j];                                                           \
+        acc[j] = next;                                                                              \
+    }
 #define DEFINE_SCAN_STEP(NAME, T)                                                                   \
     static void NAME(int op, int inclusive, const T *x, T *y, T *acc, int64_t n) {                  \
-        for (int64_t j = 0; j < n; j++) {                                                           \
-            T a = acc[j], v = x[j], next;                                                           \
-            switch (op) {                                                                           \
-            case MX_SCAN_SUM: next = a + v; break;                                                  \
-            case MX_SCAN_PROD: next = a * v; break;                                                 \
-            case MX_SCAN_MAX: next = FMAXN(a, v); break;                                            \
-            default: next = FMINN(a, v); break;                                                     \
-            }                                                                                       \
-            y[j] = inclusive ? next : a;                                                            \
-            acc[j] = next;                                                                          \
+        switch (op) {                                                                               \
+        case MX_SCAN_SUM: SCAN_STEP_LOOP(T, STEP_SUM) break;                                           \
+        case MX_SCAN_PROD: SCAN_STEP_LOOP(T, STEP_PROD) break;                                         \
+        case MX_SCAN_MAX: SCAN_STEP_LOOP(T, STEP_MAX) break;                                           \
+        default: SCAN_STEP_LOOP(T, STEP_MIN) break;                                                    \
         }                                                                                           \
     }
 DEFINE_SCAN_STEP(scan_step_f32, float)
