@@ -8,7 +8,20 @@
  * (out x in) the bf16 / q4 / q8 (affine, group 64) products of one row through mx_matmul /
  * mx_quantized_matmul, as GB/s of weight bytes and the fraction of the N-thread bandwidth;
  * mx_matmul float32 512x2048x2048 GFLOP/s and cblas_sgemm called directly on the same operands
- * (the BLAS peak for that shape). Times are medians after two warm-up runs. */
+ * (the BLAS peak for that shape). Times are medians after two warm-up runs.
+ *
+ * Quantized kernels (docs/performance.md, "Quantized kernels"):
+ *  - the read bandwidth is also measured with AVX-512 / AVX2 loads (8 independent streams),
+ *    and the larger of the two figures is the ceiling the ratios use;
+ *  - "decode stack": every Linear of a Llama-3.2-1B-shaped model (16 layers of q/k/v/o/gate/
+ *    up/down plus the untied head, 1.24e9 weights, separate copies so nothing stays in cache),
+ *    x one bfloat16 row, q4 / q8 affine group 64: GB/s of weight bytes per token and its share
+ *    of the bandwidth, and the tokens/s those products alone allow;
+ *  - "prefill": 512 bfloat16 rows through one layer's gate projection (2048 -> 8192) and down
+ *    projection (8192 -> 2048), 4-bit: GFLOP/s (2 * M * N * K) against the int8 dot-product
+ *    peak measured in the same run (vpdpbusd / vpmaddubsw in registers), and the tokens/s of a
+ *    1.24e9-weight model at that rate.
+ * Environment: BENCH_SKIP_STACK=1 skips the decode stack (it needs ~1.6 GB). */
 #include <cblas.h>
 #include <omp.h>
 #include <stdint.h>
@@ -41,6 +54,72 @@ static double read_bandwidth(const uint64_t *buf, size_t n_words, int threads, i
     }
     (void)sink;
     return best;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static uint64_t sum_avx512(const uint64_t *buf, size_t n_words) {
+    __m512i a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm512_setzero_si512();
+    for (size_t i = 0; i + 64 <= n_words; i += 64)
+        for (int j = 0; j < 8; j++) a[j] = _mm512_add_epi64(a[j], _mm512_loadu_si512(buf + i + 8 * j));
+    for (int j = 1; j < 8; j++) a[0] = _mm512_add_epi64(a[0], a[j]);
+    return (uint64_t)_mm512_reduce_add_epi64(a[0]);
+}
+__attribute__((target("avx2"))) static uint64_t sum_avx2(const uint64_t *buf, size_t n_words) {
+    __m256i a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_si256();
+    for (size_t i = 0; i + 32 <= n_words; i += 32)
+        for (int j = 0; j < 8; j++) a[j] = _mm256_add_epi64(a[j], _mm256_loadu_si256((const __m256i *)(buf + i + 4 * j)));
+    for (int j = 1; j < 8; j++) a[0] = _mm256_add_epi64(a[0], a[j]);
+    uint64_t t[4];
+    _mm256_storeu_si256((__m256i *)t, a[0]);
+    return t[0] + t[1] + t[2] + t[3];
+}
+/* int8 dot-product peak of one thread: GOP/s (2 per multiply-add) of independent vpdpbusd
+ * (AVX-512 VNNI) chains in registers. */
+__attribute__((target("avx512f,avx512vnni"))) static double int8_peak_vnni(long reps) {
+    __m512i acc[12], a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_epi32(j);
+    double t0 = now();
+    for (long r = 0; r < reps; r++) {
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+        __asm__ volatile("" : "+v"(a));
+    }
+    double dt = now() - t0;
+    volatile int sink = 0;
+    for (int j = 0; j < 12; j++) sink += _mm512_reduce_add_epi32(acc[j]);
+    (void)sink;
+    return (double)reps * 12 * 64 * 2 / dt / 1e9;
+}
+#endif
+
+static double simd_bandwidth(const uint64_t *buf, size_t n_words, int threads, int reps) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    int w512 = __builtin_cpu_supports("avx512f"), w256 = __builtin_cpu_supports("avx2");
+    if (!w512 && !w256) return 0;
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        uint64_t s = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : s)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            size_t per = n_words / (size_t)nt / 64 * 64, lo = (size_t)t * per;
+            s += w512 ? sum_avx512(buf + lo, per) : sum_avx2(buf + lo, per);
+        }
+        double dt = now() - t0;
+        sink += s;
+        double gbs = (double)(n_words / 64 * 64 * 8) / dt / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    (void)sink;
+    return best;
+#else
+    (void)buf, (void)n_words, (void)threads, (void)reps;
+    return 0;
+#endif
 }
 
 /* Median seconds of `iters` evaluations of f(ctx). */
@@ -105,6 +184,108 @@ static mx_array *random_matrix(int64_t rows, int64_t cols, mx_dtype t, unsigned 
     return r;
 }
 
+/* Every Linear of one token of a Llama-3.2-1B shape (hidden 2048, intermediate 8192, 32 query
+ * and 8 KV heads of 64, 16 layers, vocabulary 128256, untied head). */
+static void decode_stack(int iters, double bw) {
+    const int64_t layer[7][2] = {{2048, 2048}, {512, 2048}, {512, 2048}, {2048, 2048},
+                                 {8192, 2048}, {8192, 2048}, {2048, 8192}};
+    const int L = 16;
+    int nmat = 7 * L + 1;
+    mx_array *x = random_matrix(1, 2048, MX_BFLOAT16, 7);
+    mx_array *x8 = random_matrix(1, 8192, MX_BFLOAT16, 8);
+    for (int bits = 4; bits <= 8; bits += 4) {
+        mx_array **q = calloc((size_t)nmat * 3, sizeof(mx_array *));
+        int64_t (*shape)[2] = malloc(sizeof(int64_t[2]) * (size_t)nmat);
+        double bytes = 0;
+        for (int i = 0; i < nmat; i++) {
+            int64_t N = i == nmat - 1 ? 128256 : layer[i % 7][0], K = i == nmat - 1 ? 2048 : layer[i % 7][1];
+            shape[i][0] = N, shape[i][1] = K;
+            if (i < 7 || i == nmat - 1) {
+                mx_array *w = random_matrix(N, K, MX_BFLOAT16, (unsigned)(100 + i));
+                if (mx_quantize(w, 64, bits, MX_QUANT_AFFINE, &q[3 * i], &q[3 * i + 1], &q[3 * i + 2])) exit(1);
+                mx_eval(&q[3 * i], 3);
+                mx_free(w);
+            } else { /* a separate copy of layer 0's matrix: distinct memory, same values */
+                for (int j = 0; j < 3; j++) {
+                    mx_array *src = q[3 * (i % 7) + j];
+                    int64_t sh[2] = {mx_dim(src, 0), mx_dim(src, 1)};
+                    q[3 * i + j] = mx_array_from_data(mx_data(src), sh, 2, mx_array_dtype(src));
+                    mx_eval1(q[3 * i + j]);
+                }
+            }
+            for (int j = 0; j < 3; j++) bytes += (double)mx_nbytes(q[3 * i + j]);
+        }
+        double *t = malloc(sizeof(double) * (size_t)iters);
+        for (int it = -1; it < iters; it++) {
+            double t0 = now();
+            for (int i = 0; i < nmat; i++) {
+                mx_array *r = mx_quantized_matmul(shape[i][1] == 8192 ? x8 : x, q[3 * i], q[3 * i + 1], q[3 * i + 2], 1,
+                                                  64, bits, MX_QUANT_AFFINE);
+                if (!r || mx_eval1(r)) {
+                    fprintf(stderr, "bench_matvec: %s\n", mx_last_error());
+                    exit(1);
+                }
+                mx_free(r);
+            }
+            if (it >= 0) t[it] = now() - t0;
+        }
+        for (int i = 1; i < iters; i++)
+            for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+                double v = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = v;
+            }
+        double med = t[iters / 2];
+        printf("decode stack q%d (Llama-3.2-1B Linears, %.0f MB of weights): %.2f ms per token, %.2f GB/s, %.0f%% of "
+               "bandwidth, %.1f tok/s from these products\n",
+               bits, bytes / 1e6, med * 1e3, bytes / med / 1e9, 100 * bytes / med / 1e9 / bw, 1 / med);
+        for (int i = 0; i < 3 * nmat; i++) mx_free(q[i]);
+        free(q), free(shape), free(t);
+    }
+    mx_free(x), mx_free(x8);
+}
+
+typedef struct {
+    mx_array *x, *q, *s, *b;
+} pf_ctx;
+static mx_array *run_pf(void *p) {
+    pf_ctx *c = p;
+    return mx_quantized_matmul(c->x, c->q, c->s, c->b, 1, 64, 4, MX_QUANT_AFFINE);
+}
+
+static void prefill(int iters, int nthreads) {
+    double peak = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512vnni")) {
+        double best = 0;
+        for (int r = 0; r < 3; r++) {
+            double sum = 0;
+#pragma omp parallel num_threads(nthreads) reduction(+ : sum)
+            sum += int8_peak_vnni(20000000);
+            if (sum > best) best = sum;
+        }
+        peak = best;
+        printf("int8 dot-product peak (vpdpbusd zmm in registers, %d threads): %.0f GOP/s\n", nthreads, peak);
+    }
+#endif
+    const int64_t shapes[2][2] = {{8192, 2048}, {2048, 8192}};
+    for (int si = 0; si < 2; si++) {
+        int64_t M = 512, N = shapes[si][0], K = shapes[si][1];
+        pf_ctx c;
+        mx_array *w = random_matrix(N, K, MX_BFLOAT16, 11);
+        c.x = random_matrix(M, K, MX_BFLOAT16, 12);
+        if (mx_quantize(w, 64, 4, MX_QUANT_AFFINE, &c.q, &c.s, &c.b)) exit(1);
+        mx_array *all[3] = {c.q, c.s, c.b};
+        mx_eval(all, 3);
+        double t = time_op(run_pf, &c, iters), gf = 2.0 * (double)(M * N * K) / t / 1e9;
+        printf("prefill %lldx%lldx%lld q4 (bf16 x): %.2f ms, %.0f GFLOP/s", (long long)M, (long long)K, (long long)N,
+               t * 1e3, gf);
+        if (peak > 0) printf(", %.0f%% of the int8 peak", 100 * gf / peak);
+        printf(", = %.0f tok/s for 1.24e9 weights\n", gf * 1e9 / (2 * 1.24e9));
+        mx_free(w), mx_free(c.x), mx_free(c.q), mx_free(c.s), mx_free(c.b);
+    }
+}
+
 int main(int argc, char **argv) {
     int iters = argc > 1 ? atoi(argv[1]) : 20;
     if (iters < 1) iters = 1;
@@ -118,8 +299,13 @@ int main(int argc, char **argv) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < nw; i++) buf[i] = i;
     double bw1 = read_bandwidth(buf, nw, 1, 5), bwn = read_bandwidth(buf, nw, nthreads, 5);
+    double sbw1 = simd_bandwidth(buf, nw, 1, 5), sbwn = simd_bandwidth(buf, nw, nthreads, 5);
     free(buf);
     printf("memory read bandwidth (1 GiB stream): 1 thread %.2f GB/s, %d threads %.2f GB/s\n", bw1, nthreads, bwn);
+    printf("memory read bandwidth (1 GiB, SIMD loads, 8 streams): 1 thread %.2f GB/s, %d threads %.2f GB/s\n", sbw1,
+           nthreads, sbwn);
+    if (sbwn > bwn) bwn = sbwn;
+    printf("ceiling used below: %.2f GB/s (%d threads)\n", bwn, nthreads);
 
     const int64_t shapes[2][2] = {{2048, 8192}, {8192, 2048}}; /* out x in */
     for (int si = 0; si < 2; si++) {
@@ -144,6 +330,10 @@ int main(int argc, char **argv) {
         }
         mx_free(c.x), mx_free(c.w), mx_free(c.wt);
     }
+
+    /* decode stack of a Llama-3.2-1B-shaped model, and 4-bit prefill */
+    if (!getenv("BENCH_SKIP_STACK")) decode_stack(iters, bwn);
+    prefill(iters, nthreads);
 
     /* float32 GEMM: mx_matmul vs cblas_sgemm on the same operands */
     int64_t M = 512, K = 2048, N = 2048;

@@ -153,6 +153,29 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
         if (!y0) y0 = y;
         else free(y);
     }
+    /* the many-row AVX-512 kernel: natural order xq, the same integers */
+    if (cpu_has_avx512vnni()) {
+        int8_t *xn = malloc((size_t)(M * K));
+        float *sxn = malloc(sizeof(float) * (size_t)(M * G)), *xsn = malloc(sizeof(float) * (size_t)(M * G));
+        qk_quantize_act(p.x, M, K, gs, 8, xn, sxn, xsn);
+        int same = 1;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t j = 0; j < K; j++) same &= xn[m * K + j] == xq[m * K + xq_pos(j, K, bits)];
+        CHECK_MSG(same && !memcmp(sxn, sx, sizeof(float) * (size_t)(M * G)), "natural-order xq differs b%d g%d", bits, gs);
+        qk_act an = {xn, sxn, xsn, M, K, G};
+        float *y = malloc(sizeof(float) * (size_t)(M * N));
+        CHECK(qk_gemm_avx512(&w, &an, 0, N, y, N) == 0);
+        int bad = 0, first = -1;
+        for (int64_t j = 0; j < M * N; j++) {
+            int ok = exact ? (double)y[j] == ref[j] : fabs(y[j] - ref[j]) <= bound[j];
+            if (!ok && first < 0) first = (int)j;
+            bad += !ok;
+        }
+        CHECK_MSG(bad == 0, "gemm_avx512 b%d g%d M%lld K%lld %s: %d of %lld wrong (first %d: %.9g vs %.9g)", bits, gs,
+                  (long long)M, (long long)K, exact ? "exact" : "random", bad, (long long)(M * N), first,
+                  first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
+        free(y), free(xn), free(sxn), free(xsn);
+    }
     free(y0), free(ref), free(bound), free(xq), free(sx), free(xs);
     release(&p);
 }
@@ -200,6 +223,8 @@ int main(void) {
                     check_problem(bits, gs, M, 37, K, exact);
                 }
     check_problem(4, 64, 2, 64, 8192, 0); /* long rows: many chunks of groups */
+    check_problem(4, 64, 13, 70, 2048 + 64, 0); /* several K blocks, partial panels, a 1-row tail */
+    check_problem(8, 128, 11, 33, 1024 + 256, 1);
     check_problem(8, 32, 1, 16, 8192 + 32, 0);
     check_special();
     return test_finish();

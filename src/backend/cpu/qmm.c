@@ -245,7 +245,8 @@ static int qmm_panels(const qmat *q, const float *x, int64_t M, float *y) {
 
 /* ---- int8-activation path (src/backend/cpu/arch/qmv.h): affine 4 / 8-bit, Linear layout ---- */
 
-#define QK_BLOCK 16 /* weight rows per task */
+#define QK_BLOCK 16        /* weight rows per task (row kernels) */
+#define QK_GEMM_CHUNK 256  /* weight rows per task (GEMM: 8 panels of 32) */
 
 static int qk_float_of(mx_dtype t, qk_float *f) {
     if (t == MX_FLOAT32) *f = QK_F32;
@@ -282,6 +283,9 @@ static qk_rows_fn qk_kernel(void) {
 
 static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     int64_t K = q->k, G = q->groups, N = q->n;
+    qk_rows_fn f = qk_kernel();
+    /* many rows on AVX-512 VNNI: the repacking GEMM (its x order is the natural one) */
+    int gemm = M > QMV_MAX_ROWS && f == qk_rows_avx512;
     /* the only allocation per call: the quantized activations (M * K bytes + 2 floats a group) */
     char *buf = malloc((size_t)(M * K) + sizeof(float) * (size_t)(2 * M * G) + 64);
     if (!buf) {
@@ -292,19 +296,30 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     int8_t *xq = (int8_t *)(xs + M * G);
 #pragma omp parallel for schedule(static) if (M > 1 && cpu_parallel_worth(M * K))
     for (int64_t m = 0; m < M; m++)
-        qk_quantize_act(x + m * K, 1, K, q->gs, q->bits, xq + m * K, sx + m * G, xs + m * G);
+        qk_quantize_act(x + m * K, 1, K, q->gs, gemm ? 8 : q->bits, xq + m * K, sx + m * G, xs + m * G);
     qk_weights w = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
     qk_float_of(q->sdt, &w.sdt);
     qk_act a = {xq, sx, xs, M, K, G};
-    qk_rows_fn f = qk_kernel();
-    int64_t blocks = (N + QK_BLOCK - 1) / QK_BLOCK;
+    int failed = 0;
+    if (gemm) {
+        int64_t chunks = (N + QK_GEMM_CHUNK - 1) / QK_GEMM_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+        for (int64_t ci = 0; ci < chunks; ci++)
+            if (qk_gemm_avx512(&w, &a, ci * QK_GEMM_CHUNK, min64(N, (ci + 1) * QK_GEMM_CHUNK), y, N)) failed = 1;
+    } else {
+        int64_t blocks = (N + QK_BLOCK - 1) / QK_BLOCK;
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))
-    for (int64_t bi = 0; bi < blocks; bi++) {
-        int64_t n0 = bi * QK_BLOCK, n1 = min64(N, n0 + QK_BLOCK);
-        for (int64_t m0 = 0; m0 < M; m0 += QK_MAX_ROWS)
-            f(&w, &a, m0, (int)min64(QK_MAX_ROWS, M - m0), n0, n1, y, N);
+        for (int64_t bi = 0; bi < blocks; bi++) {
+            int64_t n0 = bi * QK_BLOCK, n1 = min64(N, n0 + QK_BLOCK);
+            for (int64_t m0 = 0; m0 < M; m0 += QK_MAX_ROWS)
+                f(&w, &a, m0, (int)min64(QK_MAX_ROWS, M - m0), n0, n1, y, N);
+        }
     }
     free(buf);
+    if (failed) {
+        mx_set_error("[quantized_matmul] out of memory for a repacked %d x %lld weight panel", 32, (long long)K);
+        return -1;
+    }
     return 0;
 }
 

@@ -64,6 +64,12 @@ void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, in
 void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                   int64_t ldy);
 
+/* Many rows (prefill), AVX-512 VNNI: y[m * ldy + n] for all rows of a and weight rows
+ * n0 <= n < n1, with a's xq in NATURAL order (qk_quantize_act with bits = 8, whatever the
+ * weights' width); same integers as the row kernels. One allocation (a repacked panel); -1
+ * when it fails. See qgemm_avx512.c. */
+int qk_gemm_avx512(const qk_weights *w, const qk_act *a, int64_t n0, int64_t n1, float *y, int64_t ldy);
+
 /* Portable helpers the SIMD files share for tails (blocks of 32 values) and scales. */
 float qk_load_float(const void *p, qk_float t, int64_t i);
 /* idot of the 32-value tail block that starts at value k0 (4-bit: its 16 bytes hold evens /
