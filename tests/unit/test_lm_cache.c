@@ -222,6 +222,31 @@ static void test_gemma3(lm_model *g) {
     free(ref);
 }
 
+/* Decoding writes the new position into the cache's buffer in place (slice_update donates
+ * it): the buffer's address stays the same from step to step, for standard caches and for
+ * rotating ones once full. */
+static void test_decode_in_place(lm_model *m) {
+    int32_t ids[40];
+    make_ids(ids, 40, lm_model_vocab_size(m), 12);
+    lm_cache_options o = lm_cache_options_default();
+    o.max_kv_size = 16;
+    for (int kind = 0; kind < 2; kind++) {
+        lm_cache *c = lm_cache_new(m, kind ? &o : NULL);
+        free(run(m, c, ids, 20, SCHED_DECODE));
+        const void *before = c ? mx_data(c->layers[1].keys) : NULL;
+        int moved = 0;
+        for (int i = 20; c && i < 40; i++) {
+            free(run(m, c, ids + i, 1, SCHED_DECODE));
+            const void *now = mx_data(c->layers[1].keys);
+            moved += now != before;
+            before = now;
+        }
+        CHECK_MSG(before && moved == 0, "%s cache: the buffer moved %d times in 20 decode steps",
+                  kind ? "rotating" : "standard", moved);
+        lm_cache_free(c);
+    }
+}
+
 /* ---- trimming ---- */
 
 static void test_trim(lm_model *m) {
@@ -758,6 +783,7 @@ int main(void) {
         test_rotating_keep(m);
         test_gemma3(g);
         test_trim(m);
+        test_decode_in_place(m);
         test_quantized_sdpa_exact();
         if (qm) test_quantized_cache(qm);
         test_roundtrips(m, g, qm);
