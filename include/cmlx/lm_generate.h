@@ -45,6 +45,7 @@ typedef struct lm_response {
     double prompt_tps, generation_tps;
     double peak_memory_gb;
     const char *finish_reason;   /* NULL while generating, then "stop" or "length" */
+    int from_draft;              /* speculative decoding: the draft proposed this token */
 } lm_response;
 
 /* Return non-zero to stop generating. */
@@ -60,8 +61,15 @@ typedef struct lm_generate_params {
     int n_stop_strings;
     lm_cache *cache;             /* reuse this cache (a prompt cache); NULL: a fresh one */
     lm_cache_options cache_options;
-    lm_model *draft_model;       /* speculative decoding; NULL: off */
-    int num_draft_tokens;        /* default 3 */
+    /* Speculative decoding (mlx-lm's speculative_generate_step): the draft model proposes
+     * num_draft_tokens tokens, the model checks them in one forward pass and keeps the
+     * agreeing prefix plus its own next token. Greedy output is the same as without a draft.
+     * The draft must use the same tokenizer (vocabulary sizes may differ only by padding
+     * beyond the tokenizer's ids). On return both caches hold the prompt and every
+     * generated token, as the cache does without a draft. */
+    lm_model *draft_model;       /* NULL: off */
+    int num_draft_tokens;        /* default 3; 0 drafts nothing */
+    lm_cache *draft_cache;       /* the draft's cache, kept like `cache` (NULL: a fresh one) */
     volatile int *interrupt;     /* when set non-zero, generation stops after the current token */
 } lm_generate_params;
 

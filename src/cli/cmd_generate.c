@@ -43,6 +43,28 @@ typedef struct {
     int verbose;
 } gen_ctx;
 
+/* --draft-model: loaded with the model's dtype; like mlx-lm, its tokenizer must have the
+ * model tokenizer's vocabulary size (the draft proposes ids the model then checks). */
+static lm_model *load_draft_model(const char *path, const lm_load_options *model_lo, const lm_tokenizer *tok) {
+    lm_load_options lo = *model_lo;
+    lo.revision = NULL; /* --revision names the model's revision */
+    lm_model *d = lm_model_load(path, &lo);
+    lm_tokenizer *dt = d ? lm_tokenizer_load(lm_model_dir(d)) : NULL;
+    if (!dt) {
+        lm_model_free(d);
+        return NULL;
+    }
+    size_t nd = lm_tokenizer_vocab_size(dt), nm = lm_tokenizer_vocab_size(tok);
+    lm_tokenizer_free(dt);
+    if (nd != nm) {
+        mx_set_error("--draft-model %s: draft model tokenizer does not match model tokenizer (%zu tokens vs %zu)", path,
+                     nd, nm);
+        lm_model_free(d);
+        return NULL;
+    }
+    return d;
+}
+
 static int on_token(const lm_response *r, void *ctx) {
     (void)ctx;
     if (r->text && *r->text) {
@@ -137,7 +159,6 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     if (adapter) return cli_fail("generate", "--adapter-path: LoRA adapters are not supported yet by this build");
-    if (draft) return cli_fail("generate", "--draft-model: speculative decoding is not supported yet by this build");
     /* --prompt-cache-file (mlx-lm): the file names its model; a different --model is an error */
     char *pcache_model = NULL;
     if (pcache && draft) return cli_fail("generate", "--prompt-cache-file cannot be combined with --draft-model");
@@ -159,7 +180,12 @@ int cmd_generate(int argc, char **argv) {
     int32_t *ids = NULL, *extra_ids = NULL;
     size_t n_ids = 0;
     char *messages = NULL;
+    lm_model *draft_m = NULL;
     if (!m || !tok) {
+        cli_fail("generate", NULL);
+        goto out;
+    }
+    if (draft && !(gp.draft_model = draft_m = load_draft_model(draft, &lo, tok))) {
         cli_fail("generate", NULL);
         goto out;
     }
@@ -208,6 +234,7 @@ out:
     free(messages);
     free(stdin_prompt);
     lm_tokenizer_free(tok);
+    lm_model_free(draft_m);
     lm_model_free(m);
     lm_cache_free(gp.cache);
     free(pcache_model);

@@ -10,6 +10,7 @@
 #include "cmlx/memory.h"
 #include "cmlx/ops.h"
 #include "cmlx/random.h"
+#include "lm/generate/speculative.h"
 #include "util/strbuf.h"
 
 lm_generate_params lm_generate_default(void) {
@@ -85,6 +86,7 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
                 const lm_generate_params *p_in, lm_response_fn fn, void *ctx, lm_generation_stats *stats) {
     lm_generate_params p = p_in ? *p_in : lm_generate_default();
     if (n_prompt == 0) return mx_set_error("[generate] the prompt is empty");
+    if (p.draft_model) return lm_generate_speculative(m, tok, prompt, n_prompt, &p, fn, ctx, stats);
     int64_t maxpos = lm_model_max_position(m);
     lm_cache *cache = p.cache ? p.cache : lm_cache_new(m, &p.cache_options);
     if (!cache) return -1;
@@ -175,7 +177,7 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
         if (!stopped && p.n_stop_strings) emit_to = text.len - stop_holdback(text.data, text.len, p.stop_strings, p.n_stop_strings);
         double el = now_s() - t1;
         lm_response r = {"", token, (int64_t)n_prompt, ntok, t_prompt > 0 ? n_prompt / t_prompt : 0,
-                         el > 0 ? ntok / el : 0, mx_get_peak_memory() / 1e9, NULL};
+                         el > 0 ? ntok / el : 0, mx_get_peak_memory() / 1e9, NULL, 0};
         char *piece = NULL;
         if (emit_to > emitted) {
             piece = strndup(text.data + emitted, emit_to - emitted);
@@ -209,7 +211,7 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
                                   mx_get_peak_memory() / 1e9, finish};
         char *piece = text.len > emitted && !stop_string_hit ? strndup(text.data + emitted, text.len - emitted) : NULL;
         lm_response r = {piece ? piece : "", -1, st.prompt_tokens, st.generation_tokens, st.prompt_tps,
-                         st.generation_tps, st.peak_memory_gb, finish};
+                         st.generation_tps, st.peak_memory_gb, finish, 0};
         if (fn) fn(&r, ctx);
         free(piece);
         if (stats) *stats = st;
