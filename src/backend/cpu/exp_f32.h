@@ -10,7 +10,13 @@
 #include <string.h>
 
 static inline float mx_exp_f32(float x) {
-    float xc = x > 88.72f ? 88.72f : x < -86.6f ? -86.6f : x;
+    /* out-of-range inputs compute on 0 and are patched at the end, with bit masks rather
+     * than branches or selects, so the loop around stays vectorizable */
+    uint32_t xb, over = 0u - (uint32_t)(x > 88.72f), under = 0u - (uint32_t)(x < -86.6f);
+    memcpy(&xb, &x, 4);
+    xb &= ~(over | under);
+    float xc;
+    memcpy(&xc, &xb, 4);
     /* n = round(x / ln2): adding 1.5 * 2^23 leaves n in the low mantissa bits */
     float t = xc * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
@@ -28,8 +34,11 @@ static inline float mx_exp_f32(float x) {
     float s;
     memcpy(&s, &sb, 4);
     float res = y * s * 2.0f;
-    res = x < -86.6f ? 0.0f : res;
-    return x > 88.72f ? INFINITY : res;
+    uint32_t rb;
+    memcpy(&rb, &res, 4);
+    rb = (rb & ~(over | under)) | (over & 0x7f800000u); /* +inf above, 0 below */
+    memcpy(&res, &rb, 4);
+    return res;
 }
 
 #endif

@@ -205,6 +205,7 @@ typedef struct {
     int64_t rshape[MX_MAX_NDIM], rstride[MX_MAX_NDIM];
     int64_t n_out, n_red;
     int column;
+    int64_t col_block;       /* column mode: outputs per task (smaller when there are few) */
     int direct;              /* row mode: reduced elements dense and already of type dom */
     mx_array rview;          /* the input restricted to the reduced dimensions */
 } reduce_plan;
@@ -222,6 +223,16 @@ static void add_dim(int64_t *shape, int64_t *stride, int *n, int64_t size, int64
 }
 
 static int64_t iabs64(int64_t v) { return v < 0 ? -v : v; }
+
+/* Column tasks cover up to CPU_CHUNK neighbouring outputs; halve that (down to 256) until
+ * there are about two tasks per thread, so reducing the leading axis of a [N, D] matrix
+ * still uses every thread. */
+static void col_blocking(reduce_plan *p) {
+    p->col_block = CPU_CHUNK;
+    if (!p->column) return;
+    int64_t D = p->kshape[p->nk - 1], groups = p->n_out / D, threads = omp_get_max_threads();
+    while (p->col_block > 256 && groups * ((D + p->col_block - 1) / p->col_block) < 2 * threads) p->col_block /= 2;
+}
 
 static void plan_init(reduce_plan *p, const mx_array *in, uint32_t axes, mx_dtype dom) {
     p->in = in;
@@ -254,6 +265,7 @@ static void plan_init(reduce_plan *p, const mx_array *in, uint32_t axes, mx_dtyp
     }
     mx_update_flags(&p->rview);
     p->direct = (p->rview.flags & MX_FLAG_ROW_CONTIG) && in->dtype == dom;
+    col_blocking(p);
 }
 
 /* Length of the task starting at output o (ending at most at `end`): column tasks stay
@@ -263,7 +275,7 @@ static int64_t task_len(const reduce_plan *p, int64_t o, int64_t end, int64_t ro
     if (p->column) {
         int64_t D = p->kshape[p->nk - 1];
         len = D - o % D;
-        if (len > CPU_CHUNK) len = CPU_CHUNK;
+        if (len > p->col_block) len = p->col_block;
     } else {
         len = row_block;
     }
@@ -377,7 +389,7 @@ static int reduce_run(const mx_kernel_ctx *c) {
     int64_t row_block = CPU_CHUNK * 4 / (p.n_red > 0 ? p.n_red : 1);
     if (row_block < 1) row_block = 1;
     if (row_block > 256) row_block = 256;
-    int64_t approx_tasks = p.column ? (p.n_out + CPU_CHUNK - 1) / CPU_CHUNK : (p.n_out + row_block - 1) / row_block;
+    int64_t approx_tasks = p.column ? (p.n_out + p.col_block - 1) / p.col_block : (p.n_out + row_block - 1) / row_block;
     if (threads > 1 && approx_tasks < threads && cpu_parallel_worth(p.n_out * p.n_red) && p.n_red >= 2 * CPU_CHUNK) {
         parts = threads;
         if (parts > p.n_red / CPU_CHUNK) parts = (int)(p.n_red / CPU_CHUNK);
@@ -443,14 +455,44 @@ int cpu_logsumexp(const mx_kernel_ctx *c) { return reduce_run(c); }
 /* Whether v replaces the current best b: strictly better, or the first NaN (NaN wins). */
 #define ARG_BETTER(mx, v, b) ((b) == (b) && ((v) != (v) || ((mx) ? (v) > (b) : (v) < (b))))
 
-#define DEFINE_ARG_ROW(NAME, T)                                                              \
-    static void NAME(int mx, const T *x, int64_t n, int64_t base, T *best, uint32_t *idx) { \
-        for (int64_t i = 0; i < n; i++)                                                       \
-            if (ARG_BETTER(mx, x[i], *best)) {                                                \
-                *best = x[i];                                                                 \
-                *idx = (uint32_t)(base + i);                                                  \
+/* A chunk of one row: its extreme (vectorized), then the first position holding it; a NaN
+ * (the first one) wins over everything and stops the search. */
+#define DEFINE_ARG_ROW(NAME, T, MAXR, MINR)                                                   \
+    static void NAME(int mx, const T *x, int64_t n, int64_t base, T *best, uint32_t *idx) {   \
+        if (*best != *best) return;                                                           \
+        T m = x[0];                                                                           \
+        int nan = 0;                                                                          \
+        if (mx) {                                                                             \
+            _Pragma("omp simd reduction(max:m) reduction(|:nan)")                             \
+            for (int64_t i = 0; i < n; i++) {                                                 \
+                m = MAXR(m, x[i]);                                                            \
+                nan |= x[i] != x[i];                                                          \
             }                                                                                 \
+        } else {                                                                              \
+            _Pragma("omp simd reduction(min:m) reduction(|:nan)")                             \
+            for (int64_t i = 0; i < n; i++) {                                                 \
+                m = MINR(m, x[i]);                                                            \
+                nan |= x[i] != x[i];                                                          \
+            }                                                                                 \
+        }                                                                                     \
+        if (nan) {                                                                            \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                if (x[i] != x[i]) {                                                           \
+                    *best = x[i];                                                             \
+                    *idx = (uint32_t)(base + i);                                              \
+                    return;                                                                   \
+                }                                                                             \
+        }                                                                                     \
+        if (mx ? m > *best : m < *best)                                                       \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                if (x[i] == m) {                                                              \
+                    *best = m;                                                                \
+                    *idx = (uint32_t)(base + i);                                              \
+                    return;                                                                   \
+                }                                                                             \
     }
+#define PLAIN_MAX(a, b) ((b) > (a) ? (b) : (a))
+#define PLAIN_MIN(a, b) ((b) < (a) ? (b) : (a))
 #define DEFINE_ARG_COL(NAME, T)                                                              \
     static void NAME(int mx, const T *x, int64_t n, uint32_t k, T *best, uint32_t *idx) {   \
         for (int64_t j = 0; j < n; j++)                                                       \
@@ -459,9 +501,9 @@ int cpu_logsumexp(const mx_kernel_ctx *c) { return reduce_run(c); }
                 idx[j] = k;                                                                   \
             }                                                                                 \
     }
-DEFINE_ARG_ROW(arg_row_f32, float)
-DEFINE_ARG_ROW(arg_row_f64, double)
-DEFINE_ARG_ROW(arg_row_i64, int64_t)
+DEFINE_ARG_ROW(arg_row_f32, float, PLAIN_MAX, PLAIN_MIN)
+DEFINE_ARG_ROW(arg_row_f64, double, PLAIN_MAX, PLAIN_MIN)
+DEFINE_ARG_ROW(arg_row_i64, int64_t, PLAIN_MAX, PLAIN_MIN)
 DEFINE_ARG_COL(arg_col_f32, float)
 DEFINE_ARG_COL(arg_col_f64, double)
 DEFINE_ARG_COL(arg_col_i64, int64_t)
@@ -524,6 +566,7 @@ int cpu_arg_reduce(const mx_kernel_ctx *c) {
     /* plan_init drops a size-1 axis; the arg reduction then is 0 everywhere */
     if (p.n_red <= 1) p.column = 0;
     else p.column = p.nk > 0 && iabs64(p.kstride[p.nk - 1]) < iabs64(ax_stride);
+    col_blocking(&p);
     uint32_t *res = (uint32_t *)mx_array_ptr(out);
     int64_t row_block = CPU_CHUNK * 4 / p.n_red;
     if (row_block < 1) row_block = 1;

@@ -9,6 +9,7 @@
  * NaN propagates through cummax/cummin. Exclusive scans start from the identity (0, 1, -inf
  * or the dtype's lowest value, +inf or its highest). */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "backend/cpu/chunk.h"
@@ -177,12 +178,15 @@ int cpu_scan(const mx_kernel_ctx *c) {
     }
     iv.size = inner;
     mx_update_flags(&iv);
-    int64_t blocks = (inner + CPU_CHUNK - 1) / CPU_CHUNK;
+    /* blocks of up to CPU_CHUNK lines, smaller (down to 256) until each thread has two */
+    int64_t bl = CPU_CHUNK, threads = omp_get_max_threads();
+    while (bl > 256 && outer * ((inner + bl - 1) / bl) < 2 * threads) bl /= 2;
+    int64_t blocks = (inner + bl - 1) / bl;
 #pragma omp parallel for schedule(dynamic) if (cpu_parallel_worth(in->size) && outer * blocks > 1)
     for (int64_t t = 0; t < outer * blocks; t++) {
         _Alignas(64) unsigned char xb[CPU_CHUNK * 8], yb[CPU_CHUNK * 8], acc[CPU_CHUNK * 8];
-        int64_t line = t / blocks, j0 = (t % blocks) * CPU_CHUNK;
-        int64_t m = inner - j0 < CPU_CHUNK ? inner - j0 : CPU_CHUNK;
+        int64_t line = t / blocks, j0 = (t % blocks) * bl;
+        int64_t m = inner - j0 < bl ? inner - j0 : bl;
         int64_t off = in->offset + cpu_flat_offset(ax, in->shape, in->strides, line);
         mx_array v = iv;
         fill_identity(op, in->dtype, dom, acc, m);
