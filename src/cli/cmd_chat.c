@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -31,6 +32,24 @@ static int print_token(const lm_response *r, void *ctx) {
         fflush(stdout);
     }
     return 0;
+}
+
+/* One query, without its newline; NULL at end of input. On a terminal through libedit (line
+ * editing, history); otherwise a plain line read after printing the prompt, as Python's
+ * input() does for mlx_lm.chat (libedit prints no prompt when stdin is not a terminal). */
+static char *read_query(int tty) {
+    if (tty) return readline(">> ");
+    fputs(">> ", stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    if (n > 0 && line[n - 1] == '\n') line[n - 1] = '\0';
+    return line;
 }
 
 static void usage(FILE *f) {
@@ -104,12 +123,16 @@ int cmd_chat(int argc, char **argv) {
     gp.interrupt = &interrupted;
     printf("[INFO] Starting chat session with %s.\n", model);
     print_help();
-    int first = 1, rc = 0;
+    int first = 1, rc = 0, tty = isatty(STDIN_FILENO);
     for (;;) {
-        char *line = readline(">> ");
+        char *line = read_query(tty);
         if (!line) { /* Ctrl-D or end of input */
             printf("\n");
             break;
+        }
+        if (!*line) { /* as mlx_lm.chat: an empty query is skipped */
+            free(line);
+            continue;
         }
         if (!strcmp(line, "q")) {
             free(line);
@@ -131,7 +154,7 @@ int cmd_chat(int argc, char **argv) {
             free(line);
             continue;
         }
-        if (*line) add_history(line);
+        if (tty) add_history(line);
         char *messages = cli_messages_json(first ? system : NULL, line);
         int32_t *ids = NULL;
         size_t n = 0;

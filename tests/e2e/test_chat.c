@@ -1,0 +1,269 @@
+/* End-to-end: the real `cmlx chat` binary with stories260K.
+ * - stdin piped (not a terminal): the [INFO] line and the help, one answer per query, 'h'
+ *   prints the help again, an empty line is skipped, the conversation stays in the KV cache
+ *   (a query after a story is answered differently from the same query after 'r', which
+ *   answers as a new session does), 'q' quits with exit status 0;
+ *   end of input also ends the session cleanly.
+ * - under a pseudo-terminal (forkpty): Ctrl-C during a long answer (-m 2000) stops that
+ *   answer but not the session: the ">> " prompt comes back and 'q' exits 0.
+ * Every wait has a deadline; a stuck child is killed.
+ * usage: test_chat CMLX_BINARY SHARED_DIR */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "util/strbuf.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Waits for the child for at most `timeout` seconds, killing it after; its exit code, or -1
+ * when it did not exit normally (or had to be killed). */
+static int wait_child(pid_t pid, double timeout) {
+    double end = now_s() + timeout;
+    int st = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (r < 0) return -1;
+        if (now_s() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fprintf(stderr, "child %d killed after %.0f s\n", (int)pid, timeout);
+            return -1;
+        }
+        usleep(10000);
+    }
+}
+
+/* Runs argv with `input` on stdin (a pipe) and collects stdout+stderr, within timeout s. */
+static int run_piped(char *const argv[], const char *input, strbuf *out, double timeout) {
+    int in[2], outp[2];
+    if (pipe(in) || pipe(outp)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(outp[1], 1);
+        dup2(outp[1], 2);
+        close(in[0]);
+        close(in[1]);
+        close(outp[0]);
+        close(outp[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(outp[1]);
+    signal(SIGPIPE, SIG_IGN);
+    size_t len = strlen(input), off = 0;
+    double end = now_s() + timeout;
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    int open_in = 1;
+    for (;;) {
+        if (open_in && off == len) {
+            close(in[1]);
+            open_in = 0;
+        }
+        struct pollfd fds[2] = {{outp[0], POLLIN, 0}, {open_in ? in[1] : -1, POLLOUT, 0}};
+        int r = poll(fds, 2, 100);
+        if (r < 0 && errno != EINTR) break;
+        if (fds[1].revents & (POLLOUT | POLLERR)) {
+            ssize_t w = write(in[1], input + off, len - off);
+            if (w > 0) off += (size_t)w;
+            else if (w < 0 && errno != EAGAIN) off = len;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP)) {
+            char buf[4096];
+            ssize_t n = read(outp[0], buf, sizeof buf);
+            if (n <= 0) break;
+            strbuf_append(out, buf, (size_t)n);
+        }
+        if (now_s() > end) break;
+    }
+    if (open_in) close(in[1]);
+    close(outp[0]);
+    return wait_child(pid, end - now_s() > 1 ? end - now_s() : 1);
+}
+
+/* The answers in a piped session's output: the text after each ">> " prompt up to the next
+ * newline (an empty query is skipped without an answer, so its prompt is followed directly
+ * by the next prompt). Returns the count; answers are malloc'd. */
+static int split_answers(const char *out, char **ans, int max) {
+    int n = 0;
+    const char *p = out;
+    while ((p = strstr(p, ">> ")) && n < max) {
+        p += 3;
+        if (!*p) break;                      /* the prompt that read 'q' */
+        if (!strncmp(p, ">> ", 3)) continue; /* empty query */
+        const char *e = strchr(p, '\n');
+        if (!e) e = p + strlen(p);
+        ans[n++] = strndup(p, (size_t)(e - p));
+        p = e;
+    }
+    return n;
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static void test_piped(const char *bin, const char *model) {
+    char *argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "20", NULL};
+    strbuf out = STRBUF_INIT;
+    const char *input = "Once upon a time\nh\nThe dog\n\nr\nThe dog\nq\nnot read\n";
+    int rc = run_piped(argv, input, &out, 120);
+    const char *o = out.data ? out.data : "";
+    CHECK_MSG(rc == 0, "chat exit %d, output:\n%s", rc, o);
+    char info[4200];
+    snprintf(info, sizeof info, "[INFO] Starting chat session with %s.\n", model);
+    CHECK_MSG(!strncmp(o, info, strlen(info)), "first line: %.200s", o);
+    const char *help = "The command list:\n- 'q' to exit\n- 'r' to reset the chat\n- 'h' to display these commands\n";
+    CHECK_MSG(count(o, help) == 2, "help printed %d times (want 2: at start and for 'h')", count(o, help));
+    CHECK(!strncmp(o + strlen(info), help, strlen(help)));
+    char *ans[8] = {0};
+    int n = split_answers(o, ans, 8);
+    /* three queries answered; 'h' shows the help, the empty line and 'r' print nothing */
+    CHECK_MSG(n == 4, "%d answers in:\n%s", n, o);
+    if (n == 4) {
+        CHECK_MSG(!strncmp(ans[0], ", there was a little girl named Lily", 36), "answer 1: [%s]", ans[0]);
+        CHECK_MSG(!strncmp(ans[1], help, strlen("The command list:")), "'h' answer: [%s]", ans[1]);
+        /* the conversation is kept in the cache: "The dog" after the story continues
+         * differently from "The dog" after 'r' */
+        CHECK_MSG(strcmp(ans[2], ans[3]) != 0, "'The dog' answered the same with and without history: [%s]", ans[2]);
+        /* after 'r' the conversation starts over: as a session whose first query it is */
+        char *first_argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "20", NULL};
+        strbuf fresh = STRBUF_INIT;
+        int frc = run_piped(first_argv, "The dog\n", &fresh, 60);
+        char *fa[2] = {0};
+        int nf = frc == 0 && fresh.data ? split_answers(fresh.data, fa, 2) : 0; /* 2nd: the prompt at EOF */
+        CHECK_MSG(nf >= 1 && !strcmp(fa[0], ans[3]), "after reset: [%s] vs a new session: [%s]", ans[3],
+                  nf ? fa[0] : "");
+        for (int i = 0; i < nf; i++) free(fa[i]);
+        strbuf_free(&fresh);
+    }
+    CHECK_MSG(!strstr(o, "not read"), "input after 'q' was used");
+    for (int i = 0; i < n; i++) free(ans[i]);
+    strbuf_free(&out);
+
+    /* end of input (no 'q') ends the session with status 0 too */
+    strbuf out2 = STRBUF_INIT;
+    rc = run_piped(argv, "Once upon a time\n", &out2, 60);
+    CHECK_MSG(rc == 0 && out2.data && strstr(out2.data, ", there was a little girl"), "EOF: exit %d: %s", rc,
+              out2.data ? out2.data : "");
+    strbuf_free(&out2);
+
+    /* bad use: clear message, non-zero exit */
+    char *bad[] = {(char *)bin, "chat", NULL};
+    strbuf out3 = STRBUF_INIT;
+    rc = run_piped(bad, "", &out3, 30);
+    CHECK(rc != 0 && out3.data && strstr(out3.data, "--model is required"));
+    strbuf_free(&out3);
+}
+
+/* Reads from the pty into out until `needle` appears after byte `from`, or the deadline. */
+static int pty_wait_for(int fd, strbuf *out, size_t from, const char *needle, double timeout) {
+    double end = now_s() + timeout;
+    for (;;) {
+        if (out->data && out->len > from && strstr(out->data + from, needle)) return 1;
+        if (now_s() > end) return 0;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 50) > 0) {
+            char buf[4096];
+            ssize_t n = read(fd, buf, sizeof buf);
+            if (n <= 0) return 0; /* EIO: the child closed the terminal */
+            strbuf_append(out, buf, (size_t)n);
+        }
+    }
+}
+
+/* Bytes of the uninterrupted answer to "Once upon a time" with -m 2000 (piped). */
+static size_t full_long_answer(const char *bin, const char *model) {
+    char *argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "2000", NULL};
+    strbuf out = STRBUF_INIT;
+    int rc = run_piped(argv, "Once upon a time\nq\n", &out, 120);
+    /* the answer has newlines: it runs from the first prompt to the one that reads 'q' */
+    const char *p1 = rc == 0 && out.data ? strstr(out.data, ">> ") : NULL;
+    const char *p2 = p1 ? strstr(p1 + 3, ">> ") : NULL;
+    size_t len = p2 ? (size_t)(p2 - p1 - 3) : 0;
+    strbuf_free(&out);
+    return len;
+}
+
+static void test_pty_interrupt(const char *bin, const char *model) {
+    /* without Ctrl-C the answer is long (no EOS ends it early), so a short one proves Ctrl-C */
+    size_t full = full_long_answer(bin, model);
+    CHECK_MSG(full > 3000, "the uninterrupted -m 2000 answer has only %zu bytes", full);
+    int fd;
+    pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+    if (pid < 0) {
+        printf("SKIPPED: forkpty failed (%s): no Ctrl-C test\n", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        execl(bin, bin, "chat", "--model", model, "-m", "2000", (char *)NULL);
+        _exit(127);
+    }
+    strbuf out = STRBUF_INIT;
+    int ok = pty_wait_for(fd, &out, 0, ">> ", 60);
+    CHECK_MSG(ok, "no prompt under a terminal: [%s]", out.data ? out.data : "");
+    if (ok) {
+        size_t mark = out.len;
+        CHECK(write(fd, "Once upon a time\r", 17) == 17);
+        /* wait for the answer to be under way, then Ctrl-C */
+        ok = pty_wait_for(fd, &out, mark, "there was", 60);
+        CHECK_MSG(ok, "no answer: [%s]", out.data + mark);
+        double t_int = now_s();
+        CHECK(write(fd, "\x03", 1) == 1);
+        size_t after = out.len;
+        ok = pty_wait_for(fd, &out, after, ">> ", 60);
+        double took = now_s() - t_int;
+        CHECK_MSG(ok, "the prompt did not come back after Ctrl-C: [%s]", out.data + mark);
+        if (ok) {
+            /* the answer stopped early (the pty echoes the query, and shows ^C) */
+            size_t answer_len = (size_t)(strstr(out.data + after, ">> ") - (out.data + mark));
+            CHECK_MSG(answer_len < full / 2, "answer of %zu bytes despite Ctrl-C (%.2f s; uninterrupted %zu)",
+                      answer_len, took, full);
+            printf("  Ctrl-C: answer stopped after %zu of %zu bytes, prompt back in %.3f s\n", answer_len, full, took);
+            CHECK(write(fd, "q\r", 2) == 2);
+        }
+    }
+    /* drain until the child closes the terminal, then its status */
+    pty_wait_for(fd, &out, out.len, "\x01never", 30);
+    int rc = wait_child(pid, 30);
+    CHECK_MSG(rc == 0, "chat under a terminal: exit %d, output:\n%s", rc, out.data ? out.data : "");
+    close(fd);
+    strbuf_free(&out);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_chat CMLX_BINARY SHARED_DIR\n");
+        return 2;
+    }
+    char model[4096];
+    snprintf(model, sizeof model, "%s/models/stories260K", argv[2]);
+    struct stat st;
+    if (stat(model, &st) != 0) {
+        printf("SKIPPED: %s not found: no chat end-to-end test\n", model);
+        return 0;
+    }
+    test_piped(argv[1], model);
+    test_pty_interrupt(argv[1], model);
+    return test_finish();
+}
