@@ -30,7 +30,7 @@ static void usage(FILE *f) {
             "  --chat-template-config JSON  extra template variables, e.g. '{\"enable_thinking\": false}'\n"
             "  --extra-eos-token TOKEN    another token that ends generation (repeatable)\n"
             "  --max-kv-size N            rotating KV cache of N positions\n"
-            "  --kv-bits B, --kv-group-size G, --quantized-kv-start N   quantized KV cache\n"
+            "  --kv-bits B, --kv-group-size G (64), --quantized-kv-start N (5000)   quantized KV cache\n"
             "  --prompt-cache-file FILE   start from a prompt cache saved by cmlx cache-prompt\n"
             "  --draft-model MODEL, --num-draft-tokens N   speculative decoding\n"
             "  --adapter-path DIR         LoRA adapters\n"
@@ -105,6 +105,7 @@ int cmd_generate(int argc, char **argv) {
     int n_extra = 0, ignore_tpl = 0, verbose = 1;
     lm_generate_params gp = lm_generate_default();
     gp.max_tokens = 100;
+    gp.cache_options.quantized_kv_start = 5000; /* mlx_lm.generate's default */
     lm_load_options lo = lm_load_options_default();
     int c;
     optind = 1;
