@@ -88,7 +88,8 @@ lm_random_options lm_random_options_default(void);
 /* Writes out_dir/config.json (the source config, plus "quantization" and
  * "quantization_config" when quantized, as mlx-lm convert writes them), one safetensors
  * shard per decoder layer plus one for the embeddings / final norm / head, and
- * model.safetensors.index.json. Weights are N(0, std^2) in bfloat16; norms are ones (zeros
+ * model.safetensors.index.json. Weights are N(0, std^2) in bfloat16 (inverse-CDF sampling from a
+ * table of exact normal quantiles: fast, tails cut at +-3.67 std); norms are ones (zeros
  * where the architecture adds 1, as gemma). Quantization follows mlx-lm's default predicate:
  * every Linear, the embedding and expert stack whose input size divides by the group size;
  * the qwen3_moe router at 8 bits. Memory: one layer at a time. out_dir must exist.

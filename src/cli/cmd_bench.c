@@ -106,9 +106,9 @@ static int apply_threads(int threads, int argc, char **argv) {
 }
 
 static void print_roofline_json(const lm_roofline *r, double load) {
-    printf("{\"threads\": %d, \"buffer_bytes\": %zu, \"read_gbs_1\": %.3f, \"read_gbs\": %.3f, \"gemm_n\": %d, "
-           "\"gemm_f32_gflops\": %.2f, \"int8_path\": \"%s\", \"int8_gops_1\": %.2f, \"int8_gops\": %.2f, "
-           "\"load_avg\": %.2f}\n",
+    printf("{\"threads\": %d, \"buffer_bytes\": %zu, \"read_gbs_1\": %.6g, \"read_gbs\": %.6g, \"gemm_n\": %d, "
+           "\"gemm_f32_gflops\": %.6g, \"int8_path\": \"%s\", \"int8_gops_1\": %.6g, \"int8_gops\": %.6g, "
+           "\"load_avg\": %.6g}\n",
            r->threads, r->buffer_bytes, r->read_gbs_1, r->read_gbs_n, r->gemm_n, r->gemm_f32_gflops,
            lm_int8_path_name(r->int8_path), r->int8_gops_1, r->int8_gops_n, load);
 }
@@ -291,19 +291,19 @@ static void print_trial_json(const bench_opts *o, const context *c, int trial, c
     shares s = shares_of(c, r->prompt_tps, r->generation_tps);
     printf("{\"trial\": %d, \"model\": \"%s\", \"threads\": %d, \"bits\": %d, \"group_size\": %d, "
            "\"prompt_tokens\": %lld, \"generation_tokens\": %lld, \"batch_size\": %d, "
-           "\"prompt_tps\": %.4f, \"generation_tps\": %.4f, \"peak_memory_gb\": %.4f, \"peak_rss_gb\": %.4f, "
+           "\"prompt_tps\": %.6g, \"generation_tps\": %.6g, \"peak_memory_gb\": %.6g, \"peak_rss_gb\": %.6g, "
            "\"weight_bytes\": %zu, \"weight_bytes_per_token\": %zu, \"matmul_params\": %.0f, \"total_params\": %.0f, "
-           "\"decode_gbs\": %.4f, \"prefill_gflops\": %.4f",
+           "\"decode_gbs\": %.6g, \"prefill_gflops\": %.6g",
            trial, o->model, o->threads, o->bits, o->bits ? o->group : 0, (long long)r->prompt_tokens,
            (long long)r->generation_tokens, o->batch, r->prompt_tps, r->generation_tps, r->peak_memory_gb, rss_gb,
            c->cost.weight_bytes, c->cost.bytes_per_token, c->cost.matmul_params, c->cost.total_params, s.decode_gbs,
            s.prefill_gflops);
     if (c->have_roof)
-        printf(", \"read_bandwidth_gbs\": %.4f, \"decode_bandwidth_share\": %.4f, \"gemm_f32_gflops\": %.4f, "
-               "\"prefill_f32_share\": %.4f, \"int8_path\": \"%s\", \"int8_gops\": %.4f, \"prefill_int8_share\": %.4f",
+        printf(", \"read_bandwidth_gbs\": %.6g, \"decode_bandwidth_share\": %.6g, \"gemm_f32_gflops\": %.6g, "
+               "\"prefill_f32_share\": %.6g, \"int8_path\": \"%s\", \"int8_gops\": %.6g, \"prefill_int8_share\": %.6g",
                c->roof.read_gbs_n, s.decode_share, c->roof.gemm_f32_gflops, s.prefill_f32_share,
                lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n, s.prefill_int8_share);
-    printf(", \"cpu_utilization\": %.3f, \"load_avg\": %.2f}\n", cpu_util, load_avg());
+    printf(", \"cpu_utilization\": %.6g, \"load_avg\": %.2f}\n", cpu_util, load_avg());
     fflush(stdout);
 }
 

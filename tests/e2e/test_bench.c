@@ -4,12 +4,14 @@
  * shapes of the config exactly.
  * usage: test_bench CMLX_BINARY */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmlx/cmlx.h"
 #include "test.h"
 #include "util/strbuf.h"
 
@@ -126,17 +128,50 @@ int main(int argc, char **argv) {
     snprintf(kept, sizeof kept, "%s/kept", dir);
     CHECK(write_file(cfg, TINY_LLAMA) == 0 && write_file(moe, TINY_MOE) == 0);
 
-    /* bf16 random weights from a config file; one JSON object per trial */
+    /* bf16 random weights from a config file (kept, to look at below), then 4-bit; one JSON
+     * object per trial */
     for (int bits = 0; bits <= 4; bits += 4) {
         strbuf out = STRBUF_INIT;
-        snprintf(cmd, sizeof cmd, "'%s' bench --model '%s' -p 16 -g 8 -n 1 --threads 1 --quick --json %s%s 2>/dev/null",
-                 bin, cfg, bits ? "--random-weights -q 4 --q-group-size 64" : "", "");
+        char keep[700] = "";
+        if (!bits) snprintf(keep, sizeof keep, "--random-dir '%s'", kept);
+        snprintf(cmd, sizeof cmd, "'%s' bench --model '%s' -p 16 -g 8 -n 1 --threads 1 --quick --json %s %s 2>/dev/null",
+                 bin, cfg, bits ? "--random-weights -q 4 --q-group-size 64" : "", keep);
         int rc = run(cmd, &out);
         CHECK_MSG(rc == 0, "%s: exit %d", cmd, rc);
         json_t *j = NULL;
         CHECK_MSG(json_lines(out.data ? out.data : "", &j) == 1, "expected one JSON line: %s", out.data ? out.data : "");
         if (j) check_trial(j, bits, tiny_llama_bytes_per_token(bits));
         json_decref(j);
+        strbuf_free(&out);
+    }
+
+    /* the random weights: bf16 N(0, 0.02^2) matrices, norms of ones */
+    {
+        mx_safetensors *st = mx_safetensors_open(kept);
+        CHECK_MSG(st != NULL, "%s: %s", kept, mx_last_error());
+        mx_array *w = st ? mx_safetensors_get(st, "model.layers.1.mlp.down_proj.weight") : NULL;
+        mx_array *nw = st ? mx_safetensors_get(st, "model.layers.0.input_layernorm.weight") : NULL;
+        CHECK(w && mx_array_dtype(w) == MX_BFLOAT16 && mx_dim(w, 0) == 64 && mx_dim(w, 1) == 128);
+        if (w && nw) {
+            int64_t n = mx_size(w);
+            float *v = malloc(sizeof(float) * (size_t)n), nv[64];
+            CHECK(v && mx_read(w, MX_FLOAT32, v) == 0 && mx_read(nw, MX_FLOAT32, nv) == 0);
+            double s1 = 0, s2 = 0, s4 = 0;
+            for (int64_t i = 0; v && i < n; i++) s1 += v[i], s2 += (double)v[i] * v[i];
+            double mean = s1 / n, var = s2 / n - mean * mean;
+            for (int64_t i = 0; v && i < n; i++) s4 += pow(v[i] - mean, 4);
+            double kurt = s4 / n / (var * var); /* 3 for a normal distribution */
+            CHECK_MSG(fabs(mean) < 0.001 && fabs(sqrt(var) - 0.02) < 0.0008 && fabs(kurt - 3) < 0.3,
+                      "%lld samples: mean %g, std %g, kurtosis %g (want 0, 0.02, 3)", (long long)n, mean, sqrt(var), kurt);
+            CHECK(nv[0] == 1.0f && nv[63] == 1.0f);
+            free(v);
+        }
+        mx_free(w);
+        mx_free(nw);
+        mx_safetensors_close(st);
+        strbuf out = STRBUF_INIT;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", kept);
+        CHECK(run(cmd, &out) == 0);
         strbuf_free(&out);
     }
 
