@@ -318,6 +318,12 @@ static void run_sdpa(conf_ctx *c) {
     run_sdpa_case(c, MX_BFLOAT16, 1, 8, 2, 1, 300, 64, MX_SDPA_CAUSAL, 0, 0, 1);
     run_sdpa_case(c, MX_FLOAT32, 1, 8, 2, 70, 70, 64, MX_SDPA_CAUSAL, 0, 1, 1);
     run_sdpa_case(c, MX_FLOAT16, 1, 4, 4, 129, 129, 80, MX_SDPA_CAUSAL, 0, 0, 0);
+    /* 2-4 query rows take the streaming (no GEMM) path, incl. rows that see no key */
+    for (int d = 0; d < 3; d++) {
+        run_sdpa_case(c, fast_dtypes[d], 2, 6, 2, 3, 13, 64, MX_SDPA_CAUSAL, 0, d == 1, 1);
+        run_sdpa_case(c, fast_dtypes[d], 1, 8, 2, 4, 2, 16, MX_SDPA_CAUSAL, 0, d == 2, 0);
+        run_sdpa_case(c, fast_dtypes[d], 2, 4, 1, 2, 37, 80, MX_SDPA_ARRAY, d, d != 1, d % 2);
+    }
 }
 
 void conf_family_fast(conf_ctx *c) {
