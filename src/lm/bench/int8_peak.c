@@ -1,4 +1,4 @@
-/* The int8 arithmetic ceiling: a GEMM micro-kernel (6 rows of A broadcast against a panel of
+/* The int8 arithmetic ceiling: a GEMM micro-kernel (4 rows of A broadcast against a panel of
  * B, every accumulator independent) whose operands stay in L1, so that only the dot-product
  * instructions limit it. One version per instruction set, chosen at run time with
  * __builtin_cpu_supports; the portable one is plain C.
@@ -19,7 +19,7 @@
 #define HAVE_X86 0
 #endif
 
-enum { ROWS = 6, KSTEPS = 64 }; /* A: 6 x 256 bytes, B: 64 steps x 256 bytes = 16 KiB */
+enum { ROWS = 4, KSTEPS = 64 }; /* A: 4 rows x 256 bytes, B: 64 steps x 256 bytes = 16 KiB */
 
 static double now_s(void) {
     struct timespec ts;
@@ -56,56 +56,49 @@ lm_int8_path lm_int8_best_path(void) {
 }
 
 #if HAVE_X86
+static inline int32_t load32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* Each kernel runs `iters` passes over the panel and returns a checksum (so nothing is
- * optimised away). a: ROWS x (4*KSTEPS) bytes, row-major by k-step (4 bytes per row per
- * step); b: KSTEPS x 256 bytes. */
+ * optimised away). a: KSTEPS x ROWS x 4 bytes (4 bytes of each row per step); b: KSTEPS x
+ * 256 bytes. The accumulators are named variables, not an array, so that the compiler
+ * keeps all of them in registers (16 of 32 zmm; with 24 GCC 12 spilled them every step). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static int64_t
 kernel_avx512_vnni(const uint8_t *a, const int8_t *b, long iters) {
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
-            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
-            c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    __m512i z = _mm512_setzero_si512();
+    __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+    __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     for (long it = 0; it < iters; it++) {
         const int8_t *bp = b;
         const uint8_t *ap = a;
         for (int k = 0; k < KSTEPS; k++, bp += 256, ap += 4 * ROWS) {
             __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
             __m512i b2 = _mm512_loadu_si512(bp + 128), b3 = _mm512_loadu_si512(bp + 192);
-            int32_t w[ROWS];
-            memcpy(w, ap, sizeof w);
-            __m512i x = _mm512_set1_epi32(w[0]);
+            __m512i x = _mm512_set1_epi32(load32(ap));
             c00 = _mm512_dpbusd_epi32(c00, x, b0), c01 = _mm512_dpbusd_epi32(c01, x, b1);
             c02 = _mm512_dpbusd_epi32(c02, x, b2), c03 = _mm512_dpbusd_epi32(c03, x, b3);
-            x = _mm512_set1_epi32(w[1]);
+            x = _mm512_set1_epi32(load32(ap + 4));
             c10 = _mm512_dpbusd_epi32(c10, x, b0), c11 = _mm512_dpbusd_epi32(c11, x, b1);
             c12 = _mm512_dpbusd_epi32(c12, x, b2), c13 = _mm512_dpbusd_epi32(c13, x, b3);
-            x = _mm512_set1_epi32(w[2]);
+            x = _mm512_set1_epi32(load32(ap + 8));
             c20 = _mm512_dpbusd_epi32(c20, x, b0), c21 = _mm512_dpbusd_epi32(c21, x, b1);
             c22 = _mm512_dpbusd_epi32(c22, x, b2), c23 = _mm512_dpbusd_epi32(c23, x, b3);
-            x = _mm512_set1_epi32(w[3]);
+            x = _mm512_set1_epi32(load32(ap + 12));
             c30 = _mm512_dpbusd_epi32(c30, x, b0), c31 = _mm512_dpbusd_epi32(c31, x, b1);
             c32 = _mm512_dpbusd_epi32(c32, x, b2), c33 = _mm512_dpbusd_epi32(c33, x, b3);
-            x = _mm512_set1_epi32(w[4]);
-            c40 = _mm512_dpbusd_epi32(c40, x, b0), c41 = _mm512_dpbusd_epi32(c41, x, b1);
-            c42 = _mm512_dpbusd_epi32(c42, x, b2), c43 = _mm512_dpbusd_epi32(c43, x, b3);
-            x = _mm512_set1_epi32(w[5]);
-            c50 = _mm512_dpbusd_epi32(c50, x, b0), c51 = _mm512_dpbusd_epi32(c51, x, b1);
-            c52 = _mm512_dpbusd_epi32(c52, x, b2), c53 = _mm512_dpbusd_epi32(c53, x, b3);
         }
     }
-    __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(c00, c01), _mm512_add_epi32(c02, c03)),
-                                 _mm512_add_epi32(_mm512_add_epi32(c10, c11), _mm512_add_epi32(c12, c13)));
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(c00, c01), _mm512_add_epi32(c02, c03));
+    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c10, c11), _mm512_add_epi32(c12, c13)));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c20, c21), _mm512_add_epi32(c22, c23)));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c30, c31), _mm512_add_epi32(c32, c33)));
-    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c40, c41), _mm512_add_epi32(c42, c43)));
-    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c50, c51), _mm512_add_epi32(c52, c53)));
     return _mm512_reduce_add_epi32(s);
 }
 
-/* 256-bit versions: 16 registers, so 6 rows x 2 vectors of accumulators; each k-step's
- * 256 bytes of B are taken 64 at a time, with the same broadcasts of A. */
-static inline __attribute__((always_inline, target("avx2"))) int64_t sum256(const __m256i *c0, const __m256i *c1) {
-    __m256i s = _mm256_setzero_si256();
-    for (int i = 0; i < ROWS; i++) s = _mm256_add_epi32(s, _mm256_add_epi32(c0[i], c1[i]));
+static inline __attribute__((always_inline, target("avx2"))) int64_t sum256(__m256i s) {
     int32_t v[8];
     _mm256_storeu_si256((__m256i *)v, s);
     int64_t t = 0;
@@ -113,52 +106,58 @@ static inline __attribute__((always_inline, target("avx2"))) int64_t sum256(cons
     return t;
 }
 
+/* 256-bit versions (16 registers): 4 rows x 2 vectors of accumulators; the panel is walked
+ * in four 64-byte column strips (the same multiply-adds; a strip-inner order made GCC hoist
+ * the broadcasts and spill). */
 __attribute__((target("avx2,avxvnni"))) static int64_t kernel_avx_vnni(const uint8_t *a, const int8_t *b, long iters) {
-    __m256i c0[ROWS], c1[ROWS];
-    for (int i = 0; i < ROWS; i++) c0[i] = c1[i] = _mm256_setzero_si256();
+    __m256i z = _mm256_setzero_si256(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
     for (long it = 0; it < iters; it++) {
-        const int8_t *bp = b;
-        const uint8_t *ap = a;
-        for (int k = 0; k < KSTEPS; k++, ap += 4 * ROWS) {
-            int32_t w[ROWS];
-            memcpy(w, ap, sizeof w);
-            for (int sub = 0; sub < 4; sub++, bp += 64) {
+        for (int sub = 0; sub < 4; sub++)
+            for (int k = 0; k < KSTEPS; k++) {
+                const int8_t *bp = b + k * 256 + sub * 64;
+                const uint8_t *ap = a + k * 4 * ROWS;
                 __m256i b0 = _mm256_loadu_si256((const __m256i *)bp), b1 = _mm256_loadu_si256((const __m256i *)(bp + 32));
-#pragma GCC unroll 6
-                for (int i = 0; i < ROWS; i++) {
-                    __m256i x = _mm256_set1_epi32(w[i]);
-                    c0[i] = _mm256_dpbusd_avx_epi32(c0[i], x, b0);
-                    c1[i] = _mm256_dpbusd_avx_epi32(c1[i], x, b1);
-                }
+                __m256i x = _mm256_set1_epi32(load32(ap));
+                c00 = _mm256_dpbusd_avx_epi32(c00, x, b0), c01 = _mm256_dpbusd_avx_epi32(c01, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 4));
+                c10 = _mm256_dpbusd_avx_epi32(c10, x, b0), c11 = _mm256_dpbusd_avx_epi32(c11, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 8));
+                c20 = _mm256_dpbusd_avx_epi32(c20, x, b0), c21 = _mm256_dpbusd_avx_epi32(c21, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 12));
+                c30 = _mm256_dpbusd_avx_epi32(c30, x, b0), c31 = _mm256_dpbusd_avx_epi32(c31, x, b1);
             }
-        }
     }
-    return sum256(c0, c1);
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c00, c01), _mm256_add_epi32(c10, c11)),
+                                 _mm256_add_epi32(_mm256_add_epi32(c20, c21), _mm256_add_epi32(c30, c31)));
+    return sum256(s);
+}
+
+/* u8 x s8 pairs -> s16 (saturating; the inputs are small), then pairs -> s32, then add. */
+static inline __attribute__((always_inline, target("avx2"))) __m256i madd_u8s8(__m256i c, __m256i x, __m256i b) {
+    return _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b), _mm256_set1_epi16(1)));
 }
 
 __attribute__((target("avx2"))) static int64_t kernel_avx2(const uint8_t *a, const int8_t *b, long iters) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i c0[ROWS], c1[ROWS];
-    for (int i = 0; i < ROWS; i++) c0[i] = c1[i] = _mm256_setzero_si256();
+    __m256i z = _mm256_setzero_si256(), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
     for (long it = 0; it < iters; it++) {
-        const int8_t *bp = b;
-        const uint8_t *ap = a;
-        for (int k = 0; k < KSTEPS; k++, ap += 4 * ROWS) {
-            int32_t w[ROWS];
-            memcpy(w, ap, sizeof w);
-            for (int sub = 0; sub < 4; sub++, bp += 64) {
+        for (int sub = 0; sub < 4; sub++)
+            for (int k = 0; k < KSTEPS; k++) {
+                const int8_t *bp = b + k * 256 + sub * 64;
+                const uint8_t *ap = a + k * 4 * ROWS;
                 __m256i b0 = _mm256_loadu_si256((const __m256i *)bp), b1 = _mm256_loadu_si256((const __m256i *)(bp + 32));
-#pragma GCC unroll 6
-                for (int i = 0; i < ROWS; i++) {
-                    __m256i x = _mm256_set1_epi32(w[i]);
-                    /* u8*s8 pairs -> s16 (saturating; the inputs are small), pairs -> s32 */
-                    c0[i] = _mm256_add_epi32(c0[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
-                    c1[i] = _mm256_add_epi32(c1[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
-                }
+                __m256i x = _mm256_set1_epi32(load32(ap));
+                c00 = madd_u8s8(c00, x, b0), c01 = madd_u8s8(c01, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 4));
+                c10 = madd_u8s8(c10, x, b0), c11 = madd_u8s8(c11, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 8));
+                c20 = madd_u8s8(c20, x, b0), c21 = madd_u8s8(c21, x, b1);
+                x = _mm256_set1_epi32(load32(ap + 12));
+                c30 = madd_u8s8(c30, x, b0), c31 = madd_u8s8(c31, x, b1);
             }
-        }
     }
-    return sum256(c0, c1);
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c00, c01), _mm256_add_epi32(c10, c11)),
+                                 _mm256_add_epi32(_mm256_add_epi32(c20, c21), _mm256_add_epi32(c30, c31)));
+    return sum256(s);
 }
 #endif
 
