@@ -111,7 +111,17 @@ mx_array *mx_where(const mx_array *cond, const mx_array *a, const mx_array *b);
 mx_array *mx_clip(const mx_array *a, const mx_array *lo, const mx_array *hi);
 mx_array *mx_clip_scalar(const mx_array *a, double lo, double hi);
 
-/* ---- reductions (axes == NULL with n_axes == 0 reduces over all axes) ---- */
+/* ---- reductions ----
+ * axes == NULL reduces over all axes; axes != NULL with n_axes == 0 reduces over none (MLX's
+ * axis=[]: the input, converted to the result dtype). Negative axes count from the end; an
+ * out-of-range or repeated axis is an error. keepdims keeps reduced axes as size 1.
+ * Result dtypes (MLX): sum/prod of bool and int8/16/32 give int32, of uint8/16/32 uint32,
+ * 64-bit integers and floats keep their dtype (integer sums wrap); mean/var/std/logsumexp
+ * of integers give float32; max/min keep the dtype; all/any give bool. Floats accumulate in
+ * float32 (float64 for float64) whatever their width. Empty reductions give the identity
+ * (sum 0, prod 1, all true, any false, mean NaN); max/min over a size-0 axis, argmax/argmin
+ * and logsumexp of an empty array are errors. NaN propagates through max/min/cummax/cummin;
+ * argmax/argmin return the first NaN's index, as NumPy. var/std divide by max(N - ddof, 0). */
 mx_array *mx_sum(const mx_array *a, const int *axes, int n_axes, int keepdims);
 mx_array *mx_prod(const mx_array *a, const int *axes, int n_axes, int keepdims);
 mx_array *mx_mean(const mx_array *a, const int *axes, int n_axes, int keepdims);
@@ -124,8 +134,13 @@ mx_array *mx_any(const mx_array *a, const int *axes, int n_axes, int keepdims);
 mx_array *mx_logsumexp(const mx_array *a, const int *axes, int n_axes, int keepdims);
 mx_array *mx_argmax(const mx_array *a, int axis, int keepdims);    /* uint32 indices, first on ties */
 mx_array *mx_argmin(const mx_array *a, int axis, int keepdims);
-/* Softmax over axes; `precise` computes in float32 for 16-bit inputs. */
+/* Softmax over axes (exp(x - max) / sum, numerically stable); 16-bit inputs are always
+ * computed in float32 (`precise` is accepted for MLX compatibility) and the result keeps the
+ * input dtype (integers give float32). */
 mx_array *mx_softmax(const mx_array *a, const int *axes, int n_axes, int precise);
+/* Scans along axis keep the dtype (cumsum of bool counts in int32); reverse scans from the
+ * end; exclusive (inclusive == 0) puts the identity first (0, 1, or the dtype's lowest /
+ * highest value, -inf / +inf for floats). */
 mx_array *mx_cumsum(const mx_array *a, int axis, int reverse, int inclusive);
 mx_array *mx_cumprod(const mx_array *a, int axis, int reverse, int inclusive);
 mx_array *mx_cummax(const mx_array *a, int axis, int reverse, int inclusive);
@@ -211,7 +226,11 @@ mx_array *mx_scatter(const mx_array *a, const mx_array *indices, const mx_array 
 /* Gathers a[indices] along axis: alias of mx_take, named as MLX's gather for one axis. */
 mx_array *mx_gather(const mx_array *a, const mx_array *indices, int axis);
 
-/* ---- sorting ---- */
+/* ---- sorting ----
+ * Ascending along axis, stable (equal elements keep their order), NaN after every number,
+ * -0.0 equal to 0.0; indices are uint32. Partitions put the element a full sort would put
+ * at kth (negative kth counts from the end) there, nothing larger before it and nothing
+ * smaller after it. */
 mx_array *mx_sort(const mx_array *a, int axis);
 mx_array *mx_argsort(const mx_array *a, int axis);                  /* uint32, stable */
 mx_array *mx_partition(const mx_array *a, int kth, int axis);
