@@ -38,6 +38,8 @@ static void usage(FILE *f) {
             "  --random-dir DIR           keep the random checkpoint in DIR and reuse it next time\n"
             "  --seed N                   seed of the random weights and prompt (default 0)\n"
             "  --no-warmup                skip the warm-up run\n"
+            "  --short-warmup             warm up with 16 prompt and 4 generated tokens (every weight is\n"
+            "                             read once) instead of a full-length run\n"
             "  --no-ceilings              do not measure the roofline before the trials\n"
             "  --roofline                 only measure the ceilings: read bandwidth, float32 GEMM,\n"
             "                             int8 dot products\n"
@@ -48,7 +50,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *model, *random_dir;
     int prompt_tokens, gen_tokens, batch, trials, threads;
-    int random, bits, group, warmup, ceilings, roofline, quick, json;
+    int random, bits, group, warmup, ceilings, roofline, quick, json, short_warmup;
     uint64_t seed;
 } bench_opts;
 
@@ -114,11 +116,11 @@ static void print_roofline_json(const lm_roofline *r, double load) {
 }
 
 static void print_roofline_text(const lm_roofline *r, double load) {
-    printf("Read bandwidth (%zu MiB buffer): 1 thread %.2f GB/s, %d threads %.2f GB/s\n", r->buffer_bytes >> 20,
+    printf("Read bandwidth (%zu MiB buffer): 1 thread %.2f GB/s, %d thread(s) %.2f GB/s\n", r->buffer_bytes >> 20,
            r->read_gbs_1, r->threads, r->read_gbs_n);
-    printf("float32 GEMM %dx%d (mx_matmul): %.1f GFLOP/s with %d threads\n", r->gemm_n, r->gemm_n,
+    printf("float32 GEMM %dx%d (mx_matmul): %.1f GFLOP/s with %d thread(s)\n", r->gemm_n, r->gemm_n,
            r->gemm_f32_gflops, r->threads);
-    printf("int8 dot products (%s): 1 thread %.1f GOP/s, %d threads %.1f GOP/s\n", lm_int8_path_name(r->int8_path),
+    printf("int8 dot products (%s): 1 thread %.1f GOP/s, %d thread(s) %.1f GOP/s\n", lm_int8_path_name(r->int8_path),
            r->int8_gops_1, r->threads, r->int8_gops_n);
     if (load >= 0) printf("Load average at the end: %.2f\n", load);
 }
@@ -313,7 +315,7 @@ static void print_summary(const context *c, const bench_opts *o, double prompt_t
     printf("Weights: %.3f GB held, %.3f GB read per decoded token, %.3f B parameters multiplied per token\n",
            (double)c->cost.weight_bytes / 1e9, (double)c->cost.bytes_per_token / 1e9, c->cost.matmul_params / 1e9);
     if (c->have_roof) {
-        printf("Ceilings (%d threads): read bandwidth %.2f GB/s, float32 GEMM %.1f GFLOP/s, int8 (%s) %.1f GOP/s\n",
+        printf("Ceilings (%d thread(s)): read bandwidth %.2f GB/s, float32 GEMM %.1f GFLOP/s, int8 (%s) %.1f GOP/s\n",
                c->roof.threads, c->roof.read_gbs_n, c->roof.gemm_f32_gflops, lm_int8_path_name(c->roof.int8_path),
                c->roof.int8_gops_n);
         printf("Decode: %.2f GB/s of weights = %.0f%% of the read bandwidth (bandwidth-bound ceiling %.2f tok/s)\n",
@@ -323,7 +325,7 @@ static void print_summary(const context *c, const bench_opts *o, double prompt_t
     } else {
         printf("Decode: %.2f GB/s of weights; prefill: %.1f GFLOP/s\n", s.decode_gbs, s.prefill_gflops);
     }
-    printf("Peak RSS during a trial: %.3f GB; CPU use %.0f%% of %d threads; load average %.2f\n", rss_gb,
+    printf("Peak RSS during a trial: %.3f GB; CPU use %.0f%% of %d thread(s); load average %.2f\n", rss_gb,
            100 * cpu_util, o->threads, load_avg());
 }
 
@@ -337,12 +339,14 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     lm_bench_result r;
     if (o->warmup) {
         if (!o->json) printf("Running warmup..\n"), fflush(stdout);
-        if (lm_bench_trial(m, prompt, (size_t)o->prompt_tokens, o->gen_tokens, &r)) goto out;
+        size_t wp = o->short_warmup && o->prompt_tokens > 16 ? 16 : (size_t)o->prompt_tokens;
+        int wg = o->short_warmup && o->gen_tokens > 4 ? 4 : o->gen_tokens;
+        if (lm_bench_trial(m, prompt, wp, wg, &r)) goto out;
     }
     if (!o->json)
         printf("Timing with prompt_tokens=%d, generation_tokens=%d, batch_size=%d.\n", o->prompt_tokens, o->gen_tokens,
                o->batch);
-    double sum_p = 0, sum_g = 0, sum_m = 0, max_rss = 0, sum_cpu = 0;
+    double sum_p = 0, sum_g = 0, sum_m = 0, max_rss = 0, sum_cpu = 0, best_p = 0, best_g = 0;
     for (int i = 0; i < o->trials; i++) {
         lm_bench_peak_rss_reset(); /* best effort: without it the peak covers the whole run */
         double w0 = now_s(), c0 = cpu_s();
@@ -351,6 +355,8 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
         double rss = lm_bench_peak_rss_gb();
         sum_p += r.prompt_tps, sum_g += r.generation_tps, sum_m += r.peak_memory_gb, sum_cpu += util;
         if (rss > max_rss) max_rss = rss;
+        if (r.prompt_tps > best_p) best_p = r.prompt_tps;
+        if (r.generation_tps > best_g) best_g = r.generation_tps;
         if (o->json) print_trial_json(o, c, i + 1, &r, rss, util);
         else
             printf("Trial %d:  prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", i + 1, r.prompt_tps,
@@ -359,6 +365,7 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     if (!o->json) {
         double n = o->trials;
         printf("Averages: prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", sum_p / n, sum_g / n, sum_m / n);
+        if (o->trials > 1) printf("Best:     prompt_tps=%.3f, generation_tps=%.3f\n", best_p, best_g);
         print_summary(c, o, sum_p / n, sum_g / n, max_rss, sum_cpu / n);
     }
     rc = 0;
@@ -388,7 +395,7 @@ static int run_model(const bench_opts *o) {
     double t_load = now_s() - t0;
     if (lm_model_cost_of(m, &c.cost)) goto out;
     if (!o->json)
-        printf("Loaded %s (%s) in %.2f s\n", o->model, lm_model_type(m), t_load);
+        printf("Loaded %s (%s) in %.3f s\n", o->model, lm_model_type(m), t_load);
     if (o->ceilings) {
         if (lm_bench_roofline(o->threads, o->quick, &c.roof)) goto out;
         c.have_roof = 1;
@@ -404,7 +411,10 @@ out:
     return rc;
 }
 
-enum { O_MODEL = 256, O_THREADS, O_RANDOM, O_QGROUP, O_RANDOM_DIR, O_SEED, O_NO_WARMUP, O_NO_CEIL, O_ROOF, O_QUICK, O_JSON };
+enum {
+    O_MODEL = 256, O_THREADS, O_RANDOM, O_QGROUP, O_RANDOM_DIR, O_SEED, O_NO_WARMUP, O_SHORT_WARMUP, O_NO_CEIL, O_ROOF,
+    O_QUICK, O_JSON
+};
 
 int cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {
@@ -414,11 +424,12 @@ int cmd_bench(int argc, char **argv) {
         {"random-weights", no_argument, 0, O_RANDOM},   {"q-bits", required_argument, 0, 'q'},
         {"q-group-size", required_argument, 0, O_QGROUP}, {"random-dir", required_argument, 0, O_RANDOM_DIR},
         {"seed", required_argument, 0, O_SEED},         {"no-warmup", no_argument, 0, O_NO_WARMUP},
+        {"short-warmup", no_argument, 0, O_SHORT_WARMUP},
         {"no-ceilings", no_argument, 0, O_NO_CEIL},     {"roofline", no_argument, 0, O_ROOF},
         {"quick", no_argument, 0, O_QUICK},             {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
     };
-    bench_opts o = {NULL, NULL, 512, 1024, 1, 5, 0, 0, 0, 64, 1, 1, 0, 0, 0, 0};
+    bench_opts o = {NULL, NULL, 512, 1024, 1, 5, 0, 0, 0, 64, 1, 1, 0, 0, 0, 0, 0};
     int c, seed = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:g:b:n:q:h", opts, NULL)) != -1) {
@@ -436,6 +447,7 @@ int cmd_bench(int argc, char **argv) {
         case O_RANDOM_DIR: o.random_dir = optarg; break;
         case O_SEED: bad = parse_int(optarg, "--seed", 0, &seed); break;
         case O_NO_WARMUP: o.warmup = 0; break;
+        case O_SHORT_WARMUP: o.short_warmup = 1; break;
         case O_NO_CEIL: o.ceilings = 0; break;
         case O_ROOF: o.roofline = 1; break;
         case O_QUICK: o.quick = 1; break;

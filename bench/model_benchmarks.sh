@@ -1,0 +1,33 @@
+#!/bin/sh
+# The model benchmarks of docs/performance.md ("Model benchmarks (cmlx bench)"): the roofline
+# with 1 and 2 threads, then Llama-3.2-1B in bf16, 8-bit and 4-bit (group 64) and Qwen3-0.6B
+# in bf16, pp512 + tg128, 1 and 2 threads, from random weights of the real shapes.
+#
+#   bench/model_benchmarks.sh CMLX_BINARY [OUT.jsonl] [TRIALS]
+#
+# Random checkpoints are kept in $CMLX_BENCH_DIR (default /tmp/cmlx-bench-models: about
+# 5.7 GB) and reused. Every trial is one JSON line in OUT.jsonl (default bench-models.jsonl),
+# with its CPU utilisation and the load average, since on a shared machine other processes
+# take CPU time from the run.
+set -e
+BIN=${1:?usage: model_benchmarks.sh CMLX_BINARY [OUT.jsonl] [TRIALS]}
+OUT=${2:-bench-models.jsonl}
+TRIALS=${3:-2}
+CONFIGS=${CMLX_SHARED:-$(dirname "$0")/../../shared}/configs
+DIR=${CMLX_BENCH_DIR:-/tmp/cmlx-bench-models}
+mkdir -p "$DIR"
+: > "$OUT"
+for t in 1 2; do
+    "$BIN" bench --roofline --threads $t --json >> "$OUT"
+done
+run() { # name config bits
+    for t in 1 2; do
+        if [ "$3" = 0 ]; then q=""; else q="-q $3 --q-group-size 64"; fi
+        "$BIN" bench --model "$CONFIGS/$2" --random-weights $q --random-dir "$DIR/$1" \
+            -p 512 -g 128 -n "$TRIALS" --short-warmup --threads $t --json >> "$OUT"
+    done
+}
+run llama-3.2-1b-bf16 llama-3.2-1b.json 0
+run llama-3.2-1b-q8 llama-3.2-1b.json 8
+run llama-3.2-1b-q4 llama-3.2-1b.json 4
+run qwen3-0.6b-bf16 qwen3-0.6b.json 0
