@@ -14,8 +14,11 @@
  * gemv_b16: the decode case, M <= GEMV_B16_MAX_ROWS rows against a bfloat16 / float16 weight
  *   whose rows are contiguous along K (B.rs == 1: the Linear layout x @ W^T). Each weight row
  *   is read once for all M rows, which is what bounds decoding (weight bytes per token). With
- *   AVX512-BF16 and bfloat16 activations the dot products are vdpbf16ps on the 16-bit rows;
- *   otherwise the activations are float32 and the weights are widened in registers. */
+ *   AVX512-BF16 and bfloat16 activations the dot products are vdpbf16ps on the 16-bit rows
+ *   (on Intel too, where vdpbf16ps is slow: the activations are re-read from L1/L2 for every
+ *   weight row, and bf16 halves those reads; measured better than FMA for M >= 2 and equal
+ *   for M = 1); otherwise the activations are float32 and the weights are widened in
+ *   registers. */
 #ifndef CMLX_CPU_ARCH_GEMM_B16_H
 #define CMLX_CPU_ARCH_GEMM_B16_H
 
@@ -64,6 +67,13 @@ typedef void (*gemm_bf16_ukernel)(int64_t kp, const uint32_t *ap, const uint32_t
 #define GEMM_PORTABLE_NR 16
 void gemm_bf16_ukernel_avx512(int64_t kp, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc, int mr,
                               int nr, float alpha, int overwrite);
+/* A packed as float32 pairs ([kp][MR][2]) instead of bf16 pair words. */
+void gemm_bf16_ukernel_avx512_fma(int64_t kp, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc, int mr,
+                                  int nr, float alpha, int overwrite);
+/* Whether vdpbf16ps pays on this CPU (full rate: AMD Zen 4/5) or float32 FMA is faster
+ * (Intel Sapphire/Emerald Rapids issue it at a quarter of the FMA rate). CMLX_BF16_DOT=dp|fma
+ * overrides (tests cover both kernels that way). */
+int gemm_bf16_use_dp(void);
 void gemm_bf16_ukernel_avx2(int64_t kp, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc, int mr,
                             int nr, float alpha, int overwrite);
 

@@ -33,6 +33,23 @@ cpu_path gemm_b16_path(cpu_path active) {
     return CPU_PATH_PORTABLE;
 }
 
+int gemm_bf16_use_dp(void) {
+    static int decided = -1;
+    int d = __atomic_load_n(&decided, __ATOMIC_RELAXED);
+    if (d < 0) {
+        const char *e = getenv("CMLX_BF16_DOT");
+#if defined(__x86_64__) && defined(__GNUC__)
+        d = __builtin_cpu_is("amd") ? 1 : 0;
+#else
+        d = 0;
+#endif
+        if (e && !strcmp(e, "dp")) d = 1;
+        else if (e && !strcmp(e, "fma")) d = 0;
+        __atomic_store_n(&decided, d, __ATOMIC_RELAXED);
+    }
+    return d;
+}
+
 int gemm_bf16_preferred(cpu_path active) {
     cpu_path p = gemm_b16_path(active);
     return p != CPU_PATH_PORTABLE || (active == CPU_PATH_PORTABLE && cpu_has(1, 0));
@@ -64,6 +81,23 @@ static void pack_a(const b16_mat *A, int64_t M, int64_t K, int mr, uint32_t *ap)
                 }
             } else {
                 for (int64_t p = 0; p < kp; p++) dst[p * mr + m] = pair_at(A, i, 2 * p, K);
+            }
+        }
+    }
+}
+
+/* A [M, K] into panels of mr rows of widened pairs: panel i holds [kp][mr][2] float32. */
+static void pack_a_f32(const b16_mat *A, int64_t M, int64_t K, int mr, float *ap) {
+    int64_t kp = (K + 1) / 2, panels = (M + mr - 1) / mr;
+#pragma omp parallel for if (cpu_parallel_worth(M * K))
+    for (int64_t pi = 0; pi < panels; pi++) {
+        float *dst = ap + pi * kp * mr * 2;
+        for (int m = 0; m < mr; m++) {
+            int64_t i = pi * mr + m;
+            for (int64_t p = 0; p < kp; p++) {
+                uint32_t w = i < M ? pair_at(A, i, 2 * p, K) : 0;
+                dst[(p * mr + m) * 2] = mx_bf16_to_f32((uint16_t)w);
+                dst[(p * mr + m) * 2 + 1] = mx_bf16_to_f32((uint16_t)(w >> 16));
             }
         }
     }
@@ -117,19 +151,25 @@ int gemm_bf16(cpu_path path, int64_t M, int64_t N, int64_t K, b16_mat A, b16_mat
     int mr, nr;
     gemm_bf16_ukernel uk;
     path = gemm_b16_path(path);
-    if (path == CPU_PATH_AVX512) mr = GEMM_AVX512_MR, nr = GEMM_AVX512_NR, uk = gemm_bf16_ukernel_avx512;
+    int a_words = 1; /* 32-bit words per packed pair of A: 2 when widened to float32 */
+    if (path == CPU_PATH_AVX512) {
+        mr = GEMM_AVX512_MR, nr = GEMM_AVX512_NR;
+        uk = gemm_bf16_use_dp() ? gemm_bf16_ukernel_avx512 : gemm_bf16_ukernel_avx512_fma;
+        a_words = gemm_bf16_use_dp() ? 1 : 2;
+    }
     else if (path == CPU_PATH_AVX2) mr = GEMM_AVX2_MR, nr = GEMM_AVX2_NR, uk = gemm_bf16_ukernel_avx2;
     else mr = GEMM_PORTABLE_MR, nr = GEMM_PORTABLE_NR, uk = ukernel_portable;
     if (M <= 0 || N <= 0) return 0;
     int64_t kp = (K + 1) / 2, panels = (M + mr - 1) / mr;
-    uint32_t *ap = malloc(sizeof(uint32_t) * (size_t)(panels * kp * mr + 1));
+    uint32_t *ap = malloc(sizeof(uint32_t) * (size_t)(panels * kp * mr * a_words + 1));
     if (!ap) {
         mx_set_error("[matmul] out of memory packing a %lld x %lld bfloat16 operand", (long long)M, (long long)K);
         return -1;
     }
-    pack_a(&A, M, K, mr, ap);
+    if (a_words == 2) pack_a_f32(&A, M, K, mr, (float *)ap);
+    else pack_a(&A, M, K, mr, ap);
     int64_t nblocks = (N + nr - 1) / nr;
-    int64_t mc_panels = MC_BYTES / (KC_PAIRS * mr * 4);
+    int64_t mc_panels = MC_BYTES / (KC_PAIRS * mr * 4 * a_words);
     if (mc_panels < 1) mc_panels = 1;
     int parallel = cpu_parallel_worth(M * N * (K > 0 ? K : 1) / 16);
 #pragma omp parallel if (parallel)
@@ -152,7 +192,7 @@ int gemm_bf16(cpu_path path, int64_t M, int64_t N, int64_t K, b16_mat A, b16_mat
                     pack_b(&B, N, K, nb * nr, nr, p0, pc, bp);
                     for (int64_t pi = m0; pi < m1; pi++) {
                         int rows = (int)min64(mr, M - pi * mr);
-                        uk(pc, ap + pi * kp * mr + p0 * mr, bp, C + pi * mr * ldc + nb * nr, ldc, rows, ncols, alpha,
+                        uk(pc, ap + (pi * kp * mr + p0 * mr) * a_words, bp, C + pi * mr * ldc + nb * nr, ldc, rows, ncols, alpha,
                            overwrite);
                     }
                 }
@@ -197,7 +237,7 @@ void gemv_b16(cpu_path path, int64_t M, int64_t N, int64_t K, const float *x, co
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))
     for (int64_t b = 0; b < nblk; b++) {
         int64_t n0 = b * GEMV_BLOCK, n1 = min64(N, n0 + GEMV_BLOCK);
-        if (path == CPU_PATH_AVX512 && xb && w_bf16)
+        if (path == CPU_PATH_AVX512 && xb && w_bf16) /* bf16 rows: half the re-reads of x */
             gemv_bf16dp_avx512(M, n0, n1, K, xb, w, ldw, alpha, C, ldc, accumulate);
         else if (path == CPU_PATH_AVX512)
             gemv_f32x_avx512(M, n0, n1, K, x, w, ldw, w_bf16, alpha, C, ldc, accumulate);
