@@ -298,8 +298,11 @@ static void run_task(const reduce_plan *p, int bop, int64_t o0, int64_t len, int
     if (r1 <= r0) return;
     if (!p->column) {
         mx_array v = p->rview;
-        for (int64_t j = 0; j < len; j++) {
-            v.offset = p->in->offset + cpu_flat_offset(p->nk, p->kshape, p->kstride, o0 + j);
+        mx_nditer kit; /* walks the outputs' input offsets without a division per output */
+        mx_nditer_init(&kit, p->nk, p->kshape, p->kstride);
+        mx_nditer_seek(&kit, o0);
+        for (int64_t j = 0; j < len; j++, mx_nditer_next(&kit)) {
+            v.offset = p->in->offset + kit.off;
             double c = centre ? centre[j] : 0;
             for (int64_t s = r0; s < r1; s += CPU_CHUNK) {
                 int64_t m = r1 - s < CPU_CHUNK ? r1 - s : CPU_CHUNK;
@@ -353,6 +356,26 @@ static void run_pass(const reduce_plan *p, int bop, int64_t o0, int64_t len, int
                 fs[j] = fcombine(bop, fs[j], fs[part * len + j]);
             }
         }
+}
+
+/* Writes n double results as dtype t: float32 and the 16-bit floats go through float, the
+ * conversions with fast paths; others through mx_convert. */
+static void store_doubles(const double *r, int64_t n, char *dst, mx_dtype t) {
+    if (t == MX_FLOAT32) {
+        float *d = (float *)dst;
+        for (int64_t i = 0; i < n; i++) d[i] = (float)r[i];
+        return;
+    }
+    if (t != MX_FLOAT16 && t != MX_BFLOAT16) {
+        mx_convert(r, MX_FLOAT64, dst, t, n);
+        return;
+    }
+    float tmp[256];
+    for (int64_t s = 0; s < n; s += 256) {
+        int64_t m = n - s < 256 ? n - s : 256;
+        for (int64_t i = 0; i < m; i++) tmp[i] = (float)r[s + i];
+        mx_convert(tmp, MX_FLOAT32, dst + s * 2, t, m);
+    }
 }
 
 static int first_pass_fold(int op) {
@@ -440,7 +463,7 @@ static int reduce_run(const mx_kernel_ctx *c) {
             default: break;
             }
         }
-        mx_convert(st, MX_FLOAT64, o + o0 * (int64_t)os, out->dtype, len);
+        store_doubles(fs, len, o + o0 * (int64_t)os, out->dtype);
     }
     free(st), free(centre), free(tstart), free(tlen);
     return 0;

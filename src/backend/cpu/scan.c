@@ -148,7 +148,8 @@ int cpu_scan(const mx_kernel_ctx *c) {
     char *o = mx_array_ptr(out);
 
     if (inner == 1) {
-#pragma omp parallel for schedule(dynamic) if (cpu_parallel_worth(in->size) && outer > 1)
+        int lines_per_step = N >= 4096 ? 1 : (int)(4096 / N); /* short lines: schedule in batches */
+#pragma omp parallel for schedule(dynamic, lines_per_step) if (cpu_parallel_worth(in->size) && outer > 1)
         for (int64_t line = 0; line < outer; line++) {
             _Alignas(64) unsigned char xb[CPU_CHUNK * 8], yb[CPU_CHUNK * 8], acc[8];
             int64_t off = in->offset + cpu_flat_offset(ax, in->shape, in->strides, line);

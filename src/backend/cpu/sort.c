@@ -126,7 +126,7 @@ static int sort_run(const mx_kernel_ctx *c, int want_indices, int partition) {
         }
     int isfloat = mx_dtype_is_float(in->dtype), u = in->dtype == MX_UINT64;
     mx_dtype dom = isfloat ? MX_FLOAT64 : MX_INT64;
-    int failed = 0;
+    int failed = 0, lines_per_step = N >= 4096 ? 1 : (int)(4096 / N); /* short lines: in batches */
 #pragma omp parallel if (cpu_parallel_worth(in->size) && lines > 1)
     {
         int64_t *vals = malloc((size_t)N * 8), *res = malloc((size_t)N * 8);
@@ -136,7 +136,7 @@ static int sort_run(const mx_kernel_ctx *c, int want_indices, int partition) {
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic, lines_per_step)
         for (int64_t line = 0; line < lines; line++) {
             if (!ok) continue;
             int64_t off = in->offset + cpu_flat_offset(nd - 1, ls, lst, line);
