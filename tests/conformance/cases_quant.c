@@ -165,10 +165,10 @@ static void ref_qmm(const ref_tensor *x, const double *wmat, int64_t M, int64_t 
 
 static double qmm_tol(mx_dtype out, int64_t K) { return conf_tol(out) * 2 * (out == MX_FLOAT32 ? 1 + (double)K / 64 : 1); }
 
-/* Products of 16-bit activations with affine 4/8-bit weights (Linear layout) quantize the
- * activations to int8 per group (src/backend/cpu/arch/qmv.h): x_j is replaced by sx * xq_j
- * with |x_j - sx * xq_j| <= sx / 2 (sx = max|x_g| / 127), so output (m, n) moves by at most
- *     sum_g |s_ng| * (sx_mg / 2) * sum_j q_nj
+/* Products with bfloat16 results and affine 4/8-bit weights (Linear layout) quantize the
+ * activations to 15-bit integers per group (src/backend/cpu/arch/qmv.h): x_j is replaced by
+ * u * xi_j with |x_j - u * xi_j| <= u / 2 (u = max|x_g| / 32512), so output (m, n) moves by at most
+ *     sum_g |s_ng| * (u_mg / 2) * sum_j q_nj
  * (the biases multiply the exact sum of x and add nothing). This is that worst case for one
  * x row against weight row n of matrix e (codes read from the packed words), a rigorous
  * bound that scales the tolerance of those cases; errors of a wrong kernel are far larger. */
@@ -183,15 +183,16 @@ static double int8_act_bound(const double *x, const qweights *w, int64_t e, int6
             amax = fmax(amax, fabs(x[j]));
             qsum += code_at(wrow, j, bits);
         }
-        /* (1 + 1e-5): float32 rounding of 127 / amax and of x * (127 / amax) */
-        bound += fabs(w->rs.data[(e * N + n) * G + g]) * amax / 127 / 2 * (1 + 1e-5) * qsum;
+        /* (1 + 1e-2): float32 rounding of 32512 / amax and of x * (32512 / amax), up to
+         * 2 * 2^-24 * 32512 = 0.004 of a step beyond the half step */
+        bound += fabs(w->rs.data[(e * N + n) * G + g]) * amax / 32512 / 2 * (1 + 1e-2) * qsum;
     }
     return bound;
 }
 
-/* Whether the int8-activation kernels serve this product (16-bit results; see qmm.c). */
+/* Whether the integer-activation kernels serve this product (bfloat16 results; see qmm.c). */
 static int uses_int8(mx_quant_mode mode, int bits, int transpose, mx_dtype out) {
-    return mode == MX_QUANT_AFFINE && (bits == 4 || bits == 8) && transpose && (out == MX_FLOAT16 || out == MX_BFLOAT16);
+    return mode == MX_QUANT_AFFINE && (bits == 4 || bits == 8) && transpose && out == MX_BFLOAT16;
 }
 
 static double max_abs(const ref_tensor *r) {
@@ -522,16 +523,16 @@ static void run_quantize(conf_ctx *c) {
         }
 }
 
-/* The int8-activation kernels on every shape class they treat differently (groups 32 / 64 /
+/* The integer-activation kernels on every shape class they treat differently (groups 32 / 64 /
  * 128, a row ending in half a block of 64 values, 1-5 x rows around the kernels' 4-row unit,
  * 9 and 13 rows (the many-row path), output rows not a multiple of the 16-row tasks), with
  * data for which all float arithmetic is exact: scales 1 or 1/2, biases k/2, and per group
- * x = 2^-e * (integers, one of them +-127), so sx = 2^-e and xq = x * 2^e exactly, and every
- * partial sum is a multiple of 1/4 below 2^22. Whatever order a code path adds in, it must
+ * x = 2^-e * (integers, one of them +-127), so u = 2^-e / 256 and xi = 256 * x * 2^e exactly
+ * (xl = 0), and every partial sum is a multiple of 1/4 below 2^22. Whatever order a code path adds in, it must
  * return the exact value rounded once to the result dtype (ctest runs this family once per
  * path, CMLX_CPU_PATH; tests/unit/test_qmv_paths.c compares the paths' float32 sums bit for
- * bit). 16-bit scales give 16-bit results (the int8 path); float32 scales with bfloat16 x
- * give float32 results, which take the float path and must be exact too. */
+ * bit). bfloat16 scales give bfloat16 results (the integer path); float16 results and float32
+ * ones (float32 scales with bfloat16 x) take the float path, which must be exact too. */
 static void run_qmm_int8_exact(conf_ctx *c) {
     const int gss[] = {32, 64, 128};
     const int64_t Ms[] = {1, 2, 3, 4, 5, 9, 13};

@@ -1,6 +1,7 @@
 /* The integer-dot kernels of the quantized products (src/backend/cpu/arch/qmv.h) on every
  * code path this CPU runs, called directly so that all paths meet in one process:
- *  - the int8 activation quantizer follows its definition (values, order, scale, sums);
+ *  - the activation quantizer (two int8 planes) follows its definition (values, order,
+ *    scale, sums, error at most half a step);
  *  - with data whose float arithmetic is exact, every path returns bit-identical float32
  *    sums equal to the integer reference (the integer parts agree exactly);
  *  - with random data, every path is within float32 reassociation of the reference computed
@@ -38,7 +39,12 @@ static int paths(path *p) {
 /* Position of value v of a row in the xq order (qmv.h). */
 static int64_t xq_pos(int64_t v, int64_t K, int bits) {
     if (bits != 4) return v;
-    int64_t b0 = v / 64 * 64, len = K - b0 < 64 ? K - b0 : 64, i = v - b0;
+    /* chunks of 128, then at most one of 64 and one of 32: evens then odds */
+    int64_t full = K / 128 * 128, b0, len;
+    if (v < full) b0 = v / 128 * 128, len = 128;
+    else if (v < full + 64 && K - full >= 64) b0 = full, len = 64;
+    else b0 = K - 32, len = 32;
+    int64_t i = v - b0;
     return b0 + (i & 1) * (len / 2) + i / 2;
 }
 
@@ -89,21 +95,23 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
     problem p;
     make(&p, bits, gs, M, N, K, exact);
     int64_t G = p.G;
-    int8_t *xq = malloc((size_t)(M * K));
+    int8_t *xq = malloc((size_t)(M * K)), *xl = malloc((size_t)(M * K));
     float *sx = malloc(sizeof(float) * (size_t)(M * G)), *xs = malloc(sizeof(float) * (size_t)(M * G));
-    qk_quantize_act(p.x, M, K, gs, bits, xq, sx, xs);
+    qk_quantize_act(p.x, M, K, gs, bits, xq, xl, sx, xs);
     /* the quantizer's definition */
     int qbad = 0;
     for (int64_t m = 0; m < M; m++)
         for (int64_t g = 0; g < G; g++) {
             float amax = 0, sum = 0;
             for (int64_t j = g * gs; j < (g + 1) * gs; j++) amax = fmaxf(amax, fabsf(p.x[m * K + j])), sum += p.x[m * K + j];
-            qbad += sx[m * G + g] != amax / 127.0f || xs[m * G + g] != sum;
+            qbad += sx[m * G + g] != amax / 32512.0f || xs[m * G + g] != sum;
             for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
-                float want = nearbyintf(p.x[m * K + j] * (127.0f / amax));
-                qbad += xq[m * K + xq_pos(j, K, bits)] != (int8_t)want;
-                qbad += fabs(p.x[m * K + j] - (double)sx[m * G + g] * xq[m * K + xq_pos(j, K, bits)]) >
-                        sx[m * G + g] * 0.5 * (1 + 1e-5);
+                int64_t at = m * K + xq_pos(j, K, bits);
+                int xi = (int)nearbyintf(p.x[m * K + j] * (32512.0f / amax));
+                qbad += 256 * xq[at] + xl[at] != xi || xq[at] < -127;
+                /* half a step, plus float32 rounding of x * (32512 / amax): 2 * 2^-24 * 32512 steps */
+                qbad += fabs(p.x[m * K + j] - (double)sx[m * G + g] * (256 * xq[at] + xl[at])) >
+                        sx[m * G + g] * 0.5 * (1 + 1e-2);
             }
         }
     CHECK_MSG(qbad == 0, "b%d g%d K%lld: %d quantizer mismatches", bits, gs, (long long)K, qbad);
@@ -115,7 +123,8 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
             for (int64_t g = 0; g < G; g++) {
                 int64_t d = 0, dabs = 0; /* dabs bounds any split of d into partial sums (SIMD lanes) */
                 for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
-                    int64_t t = (int64_t)p.codes[n * K + j] * xq[m * K + xq_pos(j, K, bits)];
+                    int64_t at = m * K + xq_pos(j, K, bits);
+                    int64_t t = (int64_t)p.codes[n * K + j] * (256 * xq[at] + xl[at]);
                     d += t;
                     dabs += t < 0 ? -t : t;
                 }
@@ -130,7 +139,7 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
             bound[m * N + n] = mag * (2.0 * G + 6) * ldexp(1, -24);
         }
     qk_weights w = {p.packed, p.scales, p.biases, QK_BF16, N, K, G, gs, bits};
-    qk_act a = {xq, sx, xs, M, K, G};
+    qk_act a = {xq, xl, sx, xs, M, K, G};
     path ps[3];
     int np = paths(ps);
     float *y0 = NULL;
@@ -155,14 +164,15 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
     }
     /* the many-row AVX-512 kernel: natural order xq, the same integers */
     if (cpu_has_avx512vnni()) {
-        int8_t *xn = malloc((size_t)(M * K));
+        int8_t *xn = malloc((size_t)(M * K)), *xln = malloc((size_t)(M * K));
         float *sxn = malloc(sizeof(float) * (size_t)(M * G)), *xsn = malloc(sizeof(float) * (size_t)(M * G));
-        qk_quantize_act(p.x, M, K, gs, 8, xn, sxn, xsn);
+        qk_quantize_act(p.x, M, K, gs, 8, xn, xln, sxn, xsn);
         int same = 1;
         for (int64_t m = 0; m < M; m++)
-            for (int64_t j = 0; j < K; j++) same &= xn[m * K + j] == xq[m * K + xq_pos(j, K, bits)];
+            for (int64_t j = 0; j < K; j++)
+                same &= xn[m * K + j] == xq[m * K + xq_pos(j, K, bits)] && xln[m * K + j] == xl[m * K + xq_pos(j, K, bits)];
         CHECK_MSG(same && !memcmp(sxn, sx, sizeof(float) * (size_t)(M * G)), "natural-order xq differs b%d g%d", bits, gs);
-        qk_act an = {xn, sxn, xsn, M, K, G};
+        qk_act an = {xn, xln, sxn, xsn, M, K, G};
         float *y = malloc(sizeof(float) * (size_t)(M * N));
         CHECK(qk_gemm_avx512(&w, &an, 0, N, y, N) == 0);
         int bad = 0, first = -1;
@@ -174,9 +184,9 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
         CHECK_MSG(bad == 0, "gemm_avx512 b%d g%d M%lld K%lld %s: %d of %lld wrong (first %d: %.9g vs %.9g)", bits, gs,
                   (long long)M, (long long)K, exact ? "exact" : "random", bad, (long long)(M * N), first,
                   first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
-        free(y), free(xn), free(sxn), free(xsn);
+        free(y), free(xn), free(xln), free(sxn), free(xsn);
     }
-    free(y0), free(ref), free(bound), free(xq), free(sx), free(xs);
+    free(y0), free(ref), free(bound), free(xq), free(xl), free(sx), free(xs);
     release(&p);
 }
 
@@ -187,16 +197,16 @@ static void check_special(void) {
     for (int i = 0; i < 3 * 64; i++) x[i] = 0;
     x[64 + 5] = NAN;
     x[128 + 7] = INFINITY;
-    int8_t xq[3 * 64];
+    int8_t xq[3 * 64], xl[3 * 64];
     float sx[3], xs[3];
-    qk_quantize_act(x, 3, K, 64, 4, xq, sx, xs);
+    qk_quantize_act(x, 3, K, 64, 4, xq, xl, sx, xs);
     CHECK(sx[0] == 0 && xs[0] == 0 && isnan(sx[1]) && isnan(sx[2]));
     uint8_t packed[3 * 32];
     uint16_t sc[3], bi[3];
     for (int i = 0; i < 3 * 32; i++) packed[i] = (uint8_t)(17 * i);
     for (int i = 0; i < 3; i++) sc[i] = mx_f32_to_bf16(0.25f), bi[i] = mx_f32_to_bf16(-1.0f);
     qk_weights w = {packed, sc, bi, QK_BF16, N, K, 1, 64, 4};
-    qk_act a = {xq, sx, xs, 3, K, 1};
+    qk_act a = {xq, xl, sx, xs, 3, K, 1};
     path ps[3];
     int np = paths(ps);
     for (int i = 0; i < np; i++) {
@@ -219,7 +229,8 @@ int main(void) {
             for (int64_t M = 1; M <= 5; M++)
                 for (int exact = 0; exact < 2; exact++) {
                     int gs = gss[gi];
-                    int64_t K = gs == 32 ? (M % 2 ? 96 : 32) : gs * (1 + M % 3); /* 96 and 32: half-block tails */
+                    /* tails of the 4-bit order: 32, 64, 96 values after the 128-chunks */
+                    int64_t K = gs == 32 ? (M % 2 ? 96 + 128 * (M / 2) : 32 + 32 * M) : gs * (1 + M % 3);
                     check_problem(bits, gs, M, 37, K, exact);
                 }
     check_problem(4, 64, 2, 64, 8192, 0); /* long rows: many chunks of groups */

@@ -41,7 +41,7 @@ typedef struct {
     int64_t n, k;               /* output columns, inner dimension */
     int64_t words, groups;      /* per stored row */
     int gs, bits, mode, transpose;
-    int out16;                  /* the result is float16 / bfloat16: the int8-activation path may serve */
+    int out_bf16;               /* the result is bfloat16: the integer-activation path may serve */
 } qmat;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -256,14 +256,17 @@ static int qk_float_of(mx_dtype t, qk_float *f) {
     return 0;
 }
 
-/* Whether the integer-dot kernels serve q: only when the result is float16 / bfloat16 (so x and
- * the scales are 16-bit too: the result dtype is their promotion). The int8 quantization of x
- * moves a result by a fraction of a percent of its row's scale, the order of the result's
- * own rounding to 16 bits (bfloat16: 2^-9 relative); float32 results keep the float paths
- * (they must match float32 references to ~1e-5: the float32 logits conformance). */
+/* Whether the integer-dot kernels serve q: only when the result is bfloat16 (so x and the
+ * scales are bfloat16 too: the result dtype is their promotion). Quantizing x to 15 bits per
+ * group moves a result by less than bfloat16's own rounding (2^-9 relative). float32 results
+ * keep the float paths (they must match float32 references to ~1e-5: the float32 logits
+ * conformance); so do float16 results, whose rounding is 4x finer: with them the shared
+ * qwen3_moe-tiny-4bit model, whose router sits on a near-tie, picked another expert under the
+ * AVX-512 kernel's accumulation order (logits rel err 0.085, limit 0.01; the portable and AVX2
+ * orders happened to keep it). */
 static int qk_ok(const qmat *q) {
     qk_float f;
-    return q->out16 && q->mode == MX_QUANT_AFFINE && q->transpose && (q->bits == 4 || q->bits == 8) &&
+    return q->out_bf16 && q->mode == MX_QUANT_AFFINE && q->transpose && (q->bits == 4 || q->bits == 8) &&
            q->sdt == q->bdt && !qk_float_of(q->sdt, &f);
 }
 
@@ -286,20 +289,20 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     qk_rows_fn f = qk_kernel();
     /* many rows on AVX-512 VNNI: the repacking GEMM (its x order is the natural one) */
     int gemm = M > QMV_MAX_ROWS && f == qk_rows_avx512;
-    /* the only allocation per call: the quantized activations (M * K bytes + 2 floats a group) */
-    char *buf = malloc((size_t)(M * K) + sizeof(float) * (size_t)(2 * M * G) + 64);
+    /* the only allocation per call: the quantized activations (2 * M * K bytes + 2 floats a group) */
+    char *buf = malloc((size_t)(2 * M * K) + sizeof(float) * (size_t)(2 * M * G) + 64);
     if (!buf) {
         mx_set_error("[quantized_matmul] out of memory for %lld x %lld int8 activations", (long long)M, (long long)K);
         return -1;
     }
     float *sx = (float *)buf, *xs = sx + M * G;
-    int8_t *xq = (int8_t *)(xs + M * G);
+    int8_t *xq = (int8_t *)(xs + M * G), *xl = xq + M * K;
 #pragma omp parallel for schedule(static) if (M > 1 && cpu_parallel_worth(M * K))
     for (int64_t m = 0; m < M; m++)
-        qk_quantize_act(x + m * K, 1, K, q->gs, gemm ? 8 : q->bits, xq + m * K, sx + m * G, xs + m * G);
+        qk_quantize_act(x + m * K, 1, K, q->gs, gemm ? 8 : q->bits, xq + m * K, xl + m * K, sx + m * G, xs + m * G);
     qk_weights w = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
     qk_float_of(q->sdt, &w.sdt);
-    qk_act a = {xq, sx, xs, M, K, G};
+    qk_act a = {xq, xl, sx, xs, M, K, G};
     int failed = 0;
     if (gemm) {
         int64_t chunks = (N + QK_GEMM_CHUNK - 1) / QK_GEMM_CHUNK;
@@ -416,7 +419,7 @@ static int prepare(const mx_kernel_ctx *c, qmm_inputs *in, const char *op) {
     qmat q = {in->wp, in->sp, in->bp, in->scales->dtype, in->biases ? in->biases->dtype : MX_FLOAT32,
               p->transpose ? rows : unpacked, p->transpose ? unpacked : rows, words,
               in->scales->shape[in->scales->ndim - 1], p->group_size, p->bits, p->mode, p->transpose, 0};
-    q.out16 = c->outputs[0]->dtype == MX_FLOAT16 || c->outputs[0]->dtype == MX_BFLOAT16;
+    q.out_bf16 = c->outputs[0]->dtype == MX_BFLOAT16;
     in->q = q;
     in->mat_words = rows * words;
     in->mat_groups = rows * q.groups;

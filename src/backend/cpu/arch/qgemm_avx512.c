@@ -5,9 +5,10 @@
  * Layout: a panel of 32 weight rows is unpacked to codes and repacked so that quad qi
  * (values 4qi..4qi+3) of all 32 rows is 128 contiguous bytes: [row 0 k0..3, row 1 k0..3, ...].
  * vpdpbusd then multiplies two such vectors (rows 0-15, 16-31: unsigned codes, the first
- * operand) by x's 4 bytes broadcast (signed), so each int32 lane accumulates one output's
- * group sum. A tile is 4 x rows by 32 outputs: 8 int32 accumulators, 8 float ones; at every
- * group end the int sums are converted and added with s * sx, and b * sum(x) is added. The
+ * operand) by x's 4 bytes broadcast (signed, xh and xl planes separately), so each int32 lane
+ * accumulates one output's group sum. A tile is 4 x rows by 32 outputs: 16 int32
+ * accumulators, 8 float ones; at every group end the sums are combined (256 * xh part + xl
+ * part), converted and added with s * u, and b * sum(x) is added. The
  * panel is processed in K blocks of 1024 values (32 KB of repacked codes, kept in L1 while
  * all rows of x pass), the float tile living in y between blocks.
  * Repacking costs one pass over the panel's codes (vpmovzxbw for the nibbles, then a dword
@@ -73,24 +74,29 @@ QK_INLINE void tile(const qk_act *a, int64_t m0, int64_t k0, int64_t k1, int gs,
         c1[m] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(st1, yr + 16);
     }
     for (int64_t g = k0 / gs; g < k1 / gs; g++) {
-        __m512i a0[MR], a1[MR];
-        for (int m = 0; m < MR; m++) a0[m] = a1[m] = _mm512_setzero_si512();
+        __m512i a0[MR], a1[MR], l0[MR], l1[MR]; /* xh and xl planes */
+        for (int m = 0; m < MR; m++) a0[m] = a1[m] = l0[m] = l1[m] = _mm512_setzero_si512();
         for (int64_t qi = g * gs / 4; qi < (g + 1) * gs / 4; qi++) {
             __m512i w0 = _mm512_loadu_si512(pk + qi * 128), w1 = _mm512_loadu_si512(pk + qi * 128 + 64);
             for (int m = 0; m < MR; m++) {
-                int32_t xv;
+                int32_t xv, xlv;
                 __builtin_memcpy(&xv, a->q + (m0 + m) * K + 4 * qi, 4);
-                __m512i xb = _mm512_set1_epi32(xv);
+                __builtin_memcpy(&xlv, a->ql + (m0 + m) * K + 4 * qi, 4);
+                __m512i xb = _mm512_set1_epi32(xv), xlb = _mm512_set1_epi32(xlv);
                 a0[m] = _mm512_dpbusd_epi32(a0[m], w0, xb);
                 a1[m] = _mm512_dpbusd_epi32(a1[m], w1, xb);
+                l0[m] = _mm512_dpbusd_epi32(l0[m], w0, xlb);
+                l1[m] = _mm512_dpbusd_epi32(l1[m], w1, xlb);
             }
         }
         __m512 s0 = _mm512_loadu_ps(sp + g * NR), s1 = _mm512_loadu_ps(sp + g * NR + 16);
         __m512 b0 = _mm512_loadu_ps(bp + g * NR), b1 = _mm512_loadu_ps(bp + g * NR + 16);
         for (int m = 0; m < MR; m++) {
             __m512 sx = _mm512_set1_ps(a->scale[(m0 + m) * G + g]), xs = _mm512_set1_ps(a->sum[(m0 + m) * G + g]);
-            c0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a0[m]), _mm512_mul_ps(s0, sx), c0[m]);
-            c1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a1[m]), _mm512_mul_ps(s1, sx), c1[m]);
+            __m512i d0 = _mm512_add_epi32(_mm512_slli_epi32(a0[m], 8), l0[m]);
+            __m512i d1 = _mm512_add_epi32(_mm512_slli_epi32(a1[m], 8), l1[m]);
+            c0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(s0, sx), c0[m]);
+            c1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_mul_ps(s1, sx), c1[m]);
             c0[m] = _mm512_fmadd_ps(b0, xs, c0[m]);
             c1[m] = _mm512_fmadd_ps(b1, xs, c1[m]);
         }

@@ -4,21 +4,26 @@
  * MLX's affine weights are w = s * q + b per group of gs values (q unsigned, 0..2^bits-1), so
  *     dot(x, w) = sum_g [ s_g * dot(x_g, q_g) + b_g * sum(x_g) ].
  * The activations are quantized once per call, per row and per group of the same gs values,
- * to int8 (qk_quantize_act, the ONE definition every path uses):
- *     amax = max |x_j|, sx = amax / 127, xq_j = rint(x_j * (127 / amax)) clamped to +-127
- * (float32 arithmetic, round half to even; amax == 0 gives sx = 0 and xq = 0; a non-finite
- * value makes sx NaN, so the outputs it touches are NaN), and the exact float sum of x per
- * group is kept. A product row is then
- *     y = sum_g [ (s_g * sx_g) * idot_g + b_g * sum(x_g) ],   idot_g = sum_j q_j * xq_j (int32)
- * Every path computes the same idot_g (exact integers: |idot| <= 128 * 255 * 127 < 2^23, so
- * also exact as float32); the float accumulation order differs between paths.
+ * to 16-bit integers held as two int8 planes (qk_quantize_act, the ONE definition every path
+ * uses; float32 arithmetic, round half to even):
+ *     amax = max |x_j|,  u = amax / 32512,  xi_j = rint(x_j * (32512 / amax))  (|xi| <= 32512)
+ *     xi_j = 256 * xh_j + xl_j  with  xh_j = (xi_j + 128) >> 8 in [-127, 127], xl_j in [-128, 127]
+ * (32512 = 127 * 256; amax == 0 gives u = 0 and zeros; a non-finite value makes u NaN, so the
+ * outputs it touches are NaN), and the exact float sum of x per group is kept. A product row is
+ *     y = sum_g [ (s_g * u_g) * idot_g + b_g * sum(x_g) ],
+ *     idot_g = 256 * sum_j q_j * xh_j + sum_j q_j * xl_j     (int32: |idot| < 128 * 255 * 32512 < 2^31)
+ * The two planes cost a second int8 dot product per weight vector; one plane (plain int8
+ * activations, error up to amax / 254 per value) moved the tiny models' bfloat16 logits by
+ * 15% (limit 8%): with 15 bits the error, amax / 65024 at most, is below bfloat16's own
+ * rounding of every value larger than amax / 127.
+ * Every path computes the same idot_g exactly; the float accumulation order differs.
  *
  * Order of xq within a row (what the SIMD loads want, fixed for all paths):
  *  - 8-bit: natural order;
- *  - 4-bit: per block of 64 values (the last block of a row may hold 32), the even-indexed
- *    values then the odd-indexed ones: byte i of the packed weights holds q[2i] (low nibble)
- *    and q[2i+1] (high nibble), so the low nibbles of a block meet the first half of its xq
- *    and the high nibbles the second half. */
+ *  - 4-bit: per chunk of 128 values (the row's last chunks may be one of 64 and one of 32
+ *    values: qk_chunk4), the even-indexed values then the odd-indexed ones: byte i of the
+ *    packed weights holds q[2i] (low nibble) and q[2i+1] (high nibble), so the low nibbles of
+ *    a chunk's 64 bytes meet the first half of its xq and the high nibbles the second half. */
 #ifndef CMLX_CPU_ARCH_QMV_H
 #define CMLX_CPU_ARCH_QMV_H
 
@@ -26,6 +31,14 @@
 #include <stdint.h>
 
 #define QK_MAX_ROWS 4 /* rows of x a row kernel handles at once (callers split larger M) */
+
+/* The 4-bit order's chunk holding value v of a row of K values: [*start, *start + *len). */
+static inline void qk_chunk4(int64_t v, int64_t K, int64_t *start, int64_t *len) {
+    int64_t full = K / 128 * 128;
+    if (v < full) *start = v / 128 * 128, *len = 128;
+    else if (v < full + 64 && K - full >= 64) *start = full, *len = 64;
+    else *start = K - 32, *len = 32;
+}
 
 /* Scale / bias storage of the weights. */
 typedef enum { QK_F32 = 0, QK_F16, QK_BF16 } qk_float;
@@ -41,14 +54,18 @@ typedef struct {
 
 /* Quantized activations (see above). */
 typedef struct {
-    const int8_t *q;     /* [M, k] in the path order above */
-    const float *scale;  /* [M, groups] sx */
+    const int8_t *q;     /* [M, k] xh in the path order below */
+    const int8_t *ql;    /* [M, k] xl, same order */
+    const float *scale;  /* [M, groups] u */
     const float *sum;    /* [M, groups] exact sum of x */
     int64_t m, k, groups;
 } qk_act;
 
-/* Quantizes rows x [M, K] (float32) into xq / scale / sum (layout above). */
-void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, float *scale, float *sum);
+/* Quantizes rows x [M, K] (float32) into xh / xl / scale / sum (layout above). */
+void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl, float *scale,
+                     float *sum);
+
+#define QK_XI_MAX 32512 /* 127 * 256 */
 
 /* y[m * ldy + n] for rows m0 <= m < m0 + mr (mr <= QK_MAX_ROWS) of a and weight rows
  * n0 <= n < n1. */
@@ -73,7 +90,7 @@ int qk_gemm_avx512(const qk_weights *w, const qk_act *a, int64_t n0, int64_t n1,
 /* Portable helpers the SIMD files share for tails (blocks of 32 values) and scales. */
 float qk_load_float(const void *p, qk_float t, int64_t i);
 /* idot of the 32-value tail block that starts at value k0 (4-bit: its 16 bytes hold evens /
- * odds as described above; 8-bit: natural) for weight row wrow and xq row xr. */
-int32_t qk_tail_dot(const uint8_t *wrow, const int8_t *xr, int64_t k0, int bits);
+ * odds as described above; 8-bit: natural) for weight row wrow and xh / xl rows xr / xlr. */
+int32_t qk_tail_dot(const uint8_t *wrow, const int8_t *xr, const int8_t *xlr, int64_t k0, int bits);
 
 #endif

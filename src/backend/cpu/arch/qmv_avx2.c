@@ -3,9 +3,9 @@
  * attribute; the dispatcher runs them only where AVX2 + FMA + F16C exist.
  *
  * Unit of work: a block of 64 values of one weight row.
- *  - 4-bit (32 bytes): low and high nibbles (unsigned, 0..15) times the block's xq evens /
- *    odds with vpmaddubsw (unsigned first operand; a pair sums to at most 2 * 15 * 127, and the
- *    two nibble halves added stay below 2^15: exact), then vpmaddwd by ones into int32 lanes:
+ *  - 4-bit (32 bytes, half a chunk of the 4-bit order or a chunk of 64): low and high nibbles (unsigned, 0..15) times the block's xh (or xl)
+ *    evens / odds with vpmaddubsw (unsigned first operand; a pair sums to at most 2 * 15 * 128,
+ *    and the two nibble halves added stay below 2^15: exact), then vpmaddwd by ones into int32 lanes:
  *    lane i holds the 8 products of bytes 4i..4i+3, all of one group (lanes 4-7 are the second
  *    group when groups are 32 values).
  *  - 8-bit (2 x 32 bytes): vpmaddubsw could saturate (255 * 127 * 2 > 2^15), so the bytes are
@@ -58,12 +58,13 @@ QK_INLINE __m256i dot8_32(__m256i w, __m256i x) {
 
 QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
                            int64_t ldy, const int BITS, const int GS, const int MR) {
-    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64;
+    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64, full128 = K / 128 * 128;
     const __m256i lo4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
-    const int8_t *xr[MR];
+    const int8_t *xr[MR], *xlr[MR];
     const float *sx[MR], *xs[MR];
     for (int m = 0; m < MR; m++) {
         xr[m] = a->q + (m0 + m) * K;
+        xlr[m] = a->ql + (m0 + m) * K;
         sx[m] = a->scale + (m0 + m) * G;
         xs[m] = a->sum + (m0 + m) * G;
     }
@@ -86,13 +87,20 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
             for (int64_t v = v0; v < v1; v += 64) {
                 int64_t g = v / GS - c0;
                 if (BITS == 4) {
+                    /* x offsets of these 32 bytes' low / high nibbles in the 4-bit order */
+                    int64_t xlo = v, xhi = v + 32;
+                    if (v < full128) xlo = v / 128 * 128 + (v & 64) / 2, xhi = xlo + 64;
                     __m256i wb = _mm256_loadu_si256((const __m256i *)(wrow + v / 2));
                     __m256i lo = _mm256_and_si256(wb, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4);
                     for (int m = 0; m < MR; m++) {
                         __m256i p = _mm256_add_epi16(
-                            _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[m] + v))),
-                            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[m] + v + 32))));
-                        __m256 d = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+                            _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xr[m] + xlo))),
+                            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xr[m] + xhi))));
+                        __m256i pl = _mm256_add_epi16(
+                            _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xlr[m] + xlo))),
+                            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xlr[m] + xhi))));
+                        __m256 d = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_slli_epi32(_mm256_madd_epi16(p, ones), 8),
+                                                                       _mm256_madd_epi16(pl, ones)));
                         __m256 sc = GS == 32 ? _mm256_blend_ps(_mm256_set1_ps(comb[m][g]), _mm256_set1_ps(comb[m][g + 1]),
                                                                0xF0)
                                              : _mm256_set1_ps(comb[m][g]);
@@ -103,8 +111,12 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                     __m256i w0 = _mm256_loadu_si256((const __m256i *)(wrow + v));
                     __m256i w1 = _mm256_loadu_si256((const __m256i *)(wrow + v + 32));
                     for (int m = 0; m < MR; m++) {
-                        __m256i d0 = dot8_32(w0, _mm256_loadu_si256((const __m256i *)(xr[m] + v)));
-                        __m256i d1 = dot8_32(w1, _mm256_loadu_si256((const __m256i *)(xr[m] + v + 32)));
+                        __m256i d0 = _mm256_add_epi32(
+                            _mm256_slli_epi32(dot8_32(w0, _mm256_loadu_si256((const __m256i *)(xr[m] + v))), 8),
+                            dot8_32(w0, _mm256_loadu_si256((const __m256i *)(xlr[m] + v))));
+                        __m256i d1 = _mm256_add_epi32(
+                            _mm256_slli_epi32(dot8_32(w1, _mm256_loadu_si256((const __m256i *)(xr[m] + v + 32))), 8),
+                            dot8_32(w1, _mm256_loadu_si256((const __m256i *)(xlr[m] + v + 32))));
                         if (GS == 32) {
                             acc0[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_set1_ps(comb[m][g]), acc0[m]);
                             acc1[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_set1_ps(comb[m][g + 1]), acc1[m]);
@@ -121,7 +133,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
             float r = hsum(_mm256_add_ps(acc0[m], acc1[m])) + hsum(bacc[m]);
             if (full < K)
                 r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *
-                     (float)qk_tail_dot(wrow, xr[m], full, BITS);
+                     (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);
             y[(m0 + m) * ldy + n] = r;
         }
     }

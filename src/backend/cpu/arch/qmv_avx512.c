@@ -2,14 +2,15 @@
  * and the order of xq). Functions carry their own target attribute, so this file builds
  * with the project's baseline flags and runs only when the dispatcher picked it.
  *
- * Unit of work: a block of 64 values of one weight row (32 bytes at 4 bits, 64 at 8 bits).
- *  - 4-bit: the 32 bytes become one zmm [low nibbles | high nibbles], multiplied with
- *    vpdpbusd (weights unsigned, the FIRST operand; activations signed) against the block's
- *    64 xq [evens | odds]: each int32 lane sums 4 products of one group.
- *  - 8-bit: the 64 bytes against 64 xq in natural order.
- * The int32 lanes are converted to float and multiplied by the lane's s * sx (one value for
- * groups of 64 and 128; for groups of 32 the block holds two groups: lanes 4-7 and 12-15 (4-bit)
- * or 8-15 (8-bit) belong to the second). Two float accumulators per x row alternate between
+ * Unit of work:
+ *  - 4-bit: a chunk of 128 values (64 bytes) of the 4-bit order: the low nibbles (unsigned,
+ *    vpdpbusd's FIRST operand) against the chunk's 64 even xq (signed), the high nibbles
+ *    against the 64 odd ones, into one vector: int32 lane i sums the 8 products of bytes
+ *    4i..4i+3, values 8i..8i+7, all of one group (lane i's group is i*8/gs: a permute of
+ *    s * sx gives each lane its own). A row's last chunk of 64 values is 32 bytes made into
+ *    one zmm [low | high nibbles].
+ *  - 8-bit: 64 bytes against 64 xq in natural order (groups of 32: lanes 8-15 are the second).
+ * The int32 lanes are converted to float and multiplied by the lane's s * sx. Two float accumulators per x row alternate between
  * blocks (the FMA latency would otherwise bound one row). s * sx and b * sum(x) are computed
  * 16 groups at a time before the block loop. */
 #include "backend/cpu/arch/qmv.h"
@@ -33,17 +34,22 @@ QK_INLINE __m512 load16(const void *p, qk_float t, int64_t i, int n) {
 
 QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
                            int64_t ldy, const int BITS, const int GS, const int MR) {
-    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64;
+    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64, full128 = K / 128 * 128;
     const __m512i lo4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    const __mmask16 second = BITS == 4 ? 0xF0F0 : 0xFF00;
-    const int8_t *xr[MR];
+    /* the group of each lane of a 4-bit chunk of 128 values, as an index into comb[g..g+3] */
+    const __m512i lane_group = GS == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                                        : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const int8_t *xr[MR], *xlr[MR];
     const float *sx[MR], *xs[MR];
     for (int m = 0; m < MR; m++) {
         xr[m] = a->q + (m0 + m) * K;
+        xlr[m] = a->ql + (m0 + m) * K;
         sx[m] = a->scale + (m0 + m) * G;
         xs[m] = a->sum + (m0 + m) * G;
     }
-    float comb[MR][CHUNK_GROUPS];
+    float comb[MR][CHUNK_GROUPS + 4]; /* + 4: _mm_loadu_ps(&comb[m][g]) near the end */
+    for (int m = 0; m < MR; m++)
+        for (int j = 0; j < CHUNK_GROUPS + 4; j++) comb[m][j] = 0.0f;
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *wrow = w->w + n * rb;
         __m512 acc0[MR], acc1[MR], bacc[MR];
@@ -59,39 +65,67 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                     bacc[m] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k, xs[m] + g), bacc[m]);
                 }
             }
-            /* the blocks of 64 values inside this chunk's groups */
-            int64_t v0 = c0 * GS, v1 = c1 * GS < full ? c1 * GS : full;
-            int odd = 0;
-            for (int64_t v = v0; v < v1; v += (GS == 128 ? 128 : 64), odd ^= 1) {
-                __m512i wz = BITS == 4 ? _mm512_and_si512(
-                                             _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
-                                                                    (const __m256i *)(wrow + v / 2))),
-                                                                _mm256_srli_epi16(_mm256_loadu_si256(
-                                                                                      (const __m256i *)(wrow + v / 2)),
-                                                                                  4),
-                                                                1),
-                                             lo4)
-                                       : _mm512_loadu_si512(wrow + v);
-                __m512i wz2 = zero;
-                if (GS == 128)
-                    wz2 = BITS == 4 ? _mm512_and_si512(
-                                          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
-                                                                 (const __m256i *)(wrow + v / 2 + 32))),
-                                                             _mm256_srli_epi16(_mm256_loadu_si256(
-                                                                                   (const __m256i *)(wrow + v / 2 + 32)),
-                                                                               4),
-                                                             1),
-                                          lo4)
-                                    : _mm512_loadu_si512(wrow + v + 64);
-                int64_t g = v / GS - c0;
-                for (int m = 0; m < MR; m++) {
-                    __m512i d = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xr[m] + v));
-                    if (GS == 128) d = _mm512_dpbusd_epi32(d, wz2, _mm512_loadu_si512(xr[m] + v + 64));
-                    __m512 sc = GS == 32 ? _mm512_mask_blend_ps(second, _mm512_set1_ps(comb[m][g]),
-                                                                _mm512_set1_ps(comb[m][g + 1]))
-                                         : _mm512_set1_ps(comb[m][g]);
-                    if (odd) acc1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc1[m]);
-                    else acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
+            int64_t v0 = c0 * GS, v1 = c1 * GS;
+            if (BITS == 4) {
+                /* chunks of 128 values: 64 bytes, low nibbles against xq[v, v+64), high against
+                 * xq[v+64, v+128); lane i holds values 8i..8i+7 (group i*8/GS of the chunk) */
+                int64_t vend = v1 < full128 ? v1 : full128;
+                int odd = 0;
+                for (int64_t v = v0; v < vend; v += 128, odd ^= 1) {
+                    __m512i wb = _mm512_loadu_si512(wrow + v / 2);
+                    __m512i lo = _mm512_and_si512(wb, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(wb, 4), lo4);
+                    int64_t g = v / GS - c0;
+                    for (int m = 0; m < MR; m++) {
+                        __m512i d = _mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(xr[m] + v));
+                        d = _mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xr[m] + v + 64));
+                        __m512i e = _mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(xlr[m] + v));
+                        e = _mm512_dpbusd_epi32(e, hi, _mm512_loadu_si512(xlr[m] + v + 64));
+                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
+                        __m512 sc = GS == 128 ? _mm512_set1_ps(comb[m][g])
+                                              : _mm512_permutexvar_ps(lane_group,
+                                                                      _mm512_castps128_ps512(_mm_loadu_ps(&comb[m][g])));
+                        if (odd) acc1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc1[m]);
+                        else acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
+                    }
+                }
+                if (c1 == G && K - full128 >= 64) {
+                    /* a last chunk of 64 values: 32 bytes as [low | high] nibbles against xq[v, v+64) */
+                    int64_t v = full128, g = v / GS - c0;
+                    __m256i w8 = _mm256_loadu_si256((const __m256i *)(wrow + v / 2));
+                    __m512i wz = _mm512_and_si512(
+                        _mm512_inserti64x4(_mm512_castsi256_si512(w8), _mm256_srli_epi16(w8, 4), 1), lo4);
+                    for (int m = 0; m < MR; m++) {
+                        __m512i d = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xr[m] + v));
+                        __m512i e = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xlr[m] + v));
+                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
+                        __m512 sc = GS == 32 ? _mm512_mask_blend_ps(0xF0F0, _mm512_set1_ps(comb[m][g]),
+                                                                    _mm512_set1_ps(comb[m][g + 1]))
+                                             : _mm512_set1_ps(comb[m][g]);
+                        acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
+                    }
+                }
+            } else {
+                /* blocks of 64 values (64 bytes) in natural order; groups of 128 take two */
+                int64_t vend = v1 < full ? v1 : full;
+                int odd = 0;
+                for (int64_t v = v0; v < vend; v += (GS == 128 ? 128 : 64), odd ^= 1) {
+                    __m512i wz = _mm512_loadu_si512(wrow + v);
+                    int64_t g = v / GS - c0;
+                    for (int m = 0; m < MR; m++) {
+                        __m512i d = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xr[m] + v));
+                        __m512i e = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xlr[m] + v));
+                        if (GS == 128) {
+                            __m512i wz2 = _mm512_loadu_si512(wrow + v + 64);
+                            d = _mm512_dpbusd_epi32(d, wz2, _mm512_loadu_si512(xr[m] + v + 64));
+                            e = _mm512_dpbusd_epi32(e, wz2, _mm512_loadu_si512(xlr[m] + v + 64));
+                        }
+                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
+                        __m512 sc = GS == 32 ? _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(comb[m][g]),
+                                                                    _mm512_set1_ps(comb[m][g + 1]))
+                                             : _mm512_set1_ps(comb[m][g]);
+                        if (odd) acc1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc1[m]);
+                        else acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
+                    }
                 }
             }
         }
@@ -99,7 +133,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
             float r = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m])) + _mm512_reduce_add_ps(bacc[m]);
             if (full < K) /* a last block of 32 values (groups of 32 only): one group */
                 r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *
-                     (float)qk_tail_dot(wrow, xr[m], full, BITS);
+                     (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);
             y[(m0 + m) * ldy + n] = r;
         }
     }

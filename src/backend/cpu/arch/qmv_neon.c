@@ -32,12 +32,12 @@ void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int6
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *wrow = w->w + n * rb;
         for (int m = 0; m < mr; m++) {
-            const int8_t *xr = a->q + (m0 + m) * K;
+            const int8_t *xr = a->q + (m0 + m) * K, *xlr = a->ql + (m0 + m) * K;
             const float *sx = a->scale + (m0 + m) * G, *xs = a->sum + (m0 + m) * G;
             float acc = 0.0f;
             for (int64_t g = 0; g < G; g++) {
                 int64_t v0 = g * gs, v1 = v0 + gs < full ? v0 + gs : full;
-                int32x4_t d = vdupq_n_s32(0);
+                int32x4_t d = vdupq_n_s32(0), e = vdupq_n_s32(0);
                 int32_t tail = 0;
                 for (int64_t v = v0 / 64 * 64; v < v1; v += 64) {
                     /* the part of block v that lies in group g: 16-byte runs */
@@ -45,19 +45,24 @@ void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int6
                     for (int64_t r = a0; r < a1; r += (w->bits == 4 ? 32 : 16)) {
                         if (w->bits == 4) {
                             uint8x16_t wb = vld1q_u8(wrow + r / 2);
-                            int64_t i = (r - v) / 2; /* byte offset inside the block's 32 */
+                            int64_t c, len;
+                            qk_chunk4(r, K, &c, &len);
+                            int64_t i = (r - c) / 2; /* byte offset inside the chunk */
                             int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(wb, lo4));
                             int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(wb, 4));
-                            d = vdotq_s32(d, lo, vld1q_s8(xr + v + i));
-                            d = vdotq_s32(d, hi, vld1q_s8(xr + v + 32 + i));
+                            d = vdotq_s32(d, lo, vld1q_s8(xr + c + i));
+                            d = vdotq_s32(d, hi, vld1q_s8(xr + c + len / 2 + i));
+                            e = vdotq_s32(e, lo, vld1q_s8(xlr + c + i));
+                            e = vdotq_s32(e, hi, vld1q_s8(xlr + c + len / 2 + i));
                         } else {
                             d = vaddq_s32(d, dot8_16(vld1q_u8(wrow + r), vld1q_s8(xr + r)));
+                            e = vaddq_s32(e, dot8_16(vld1q_u8(wrow + r), vld1q_s8(xlr + r)));
                         }
                     }
                 }
-                if (v0 >= full) tail = qk_tail_dot(wrow, xr, full, w->bits);
+                if (v0 >= full) tail = qk_tail_dot(wrow, xr, xlr, full, w->bits);
                 float s = qk_load_float(w->scales, w->sdt, n * G + g), b = qk_load_float(w->biases, w->sdt, n * G + g);
-                acc += s * sx[g] * (float)(vaddvq_s32(d) + tail) + b * xs[g];
+                acc += s * sx[g] * (float)(256 * vaddvq_s32(d) + vaddvq_s32(e) + tail) + b * xs[g];
             }
             y[(m0 + m) * ldy + n] = acc;
         }

@@ -14,8 +14,8 @@ float qk_load_float(const void *p, qk_float t, int64_t i) {
     }
 }
 
-/* One group of gs values of one row: xq in natural order into q, returns sx. */
-static float quantize_group(const float *x, int gs, int8_t *q, float *sum_out) {
+/* One group of gs values of one row: xh / xl in natural order into q / ql, returns u. */
+static float quantize_group(const float *x, int gs, int8_t *q, int8_t *ql, float *sum_out) {
     float amax = 0.0f, sum = 0.0f;
     int finite = 1;
     for (int j = 0; j < gs; j++) {
@@ -26,39 +26,45 @@ static float quantize_group(const float *x, int gs, int8_t *q, float *sum_out) {
     }
     *sum_out = sum;
     if (!finite || amax == 0.0f) {
-        for (int j = 0; j < gs; j++) q[j] = 0;
+        for (int j = 0; j < gs; j++) q[j] = ql[j] = 0;
         return finite ? 0.0f : NAN;
     }
-    float inv = 127.0f / amax;
+    float inv = (float)QK_XI_MAX / amax;
     for (int j = 0; j < gs; j++) {
         float v = nearbyintf(x[j] * inv); /* the default rounding mode: half to even */
-        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-        q[j] = (int8_t)v;
+        v = v > (float)QK_XI_MAX ? (float)QK_XI_MAX : v < -(float)QK_XI_MAX ? -(float)QK_XI_MAX : v;
+        int32_t xi = (int32_t)v, hi = (xi + 128) >> 8; /* arithmetic shift: floor */
+        q[j] = (int8_t)hi;
+        ql[j] = (int8_t)(xi - 256 * hi);
     }
-    return amax / 127.0f;
+    return amax / (float)QK_XI_MAX;
 }
 
-void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, float *scale, float *sum) {
+void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl, float *scale,
+                     float *sum) {
     int64_t groups = K / gs;
-    int8_t tmp[128];
+    int8_t tmp[128], tmpl[128];
     for (int64_t m = 0; m < M; m++) {
         const float *xr = x + m * K;
-        int8_t *qr = xq + m * K;
+        int8_t *qr = xq + m * K, *lr = xl + m * K;
         for (int64_t g = 0; g < groups; g++) {
-            int8_t *dst = bits == 4 ? tmp : qr + g * gs;
-            scale[m * groups + g] = quantize_group(xr + g * gs, gs, dst, &sum[m * groups + g]);
+            int8_t *dst = bits == 4 ? tmp : qr + g * gs, *dstl = bits == 4 ? tmpl : lr + g * gs;
+            scale[m * groups + g] = quantize_group(xr + g * gs, gs, dst, dstl, &sum[m * groups + g]);
             if (bits != 4) continue;
-            /* scatter into the 4-bit order: per block of 64 values (or the last 32), evens then odds */
+            /* scatter into the 4-bit order: per chunk, evens then odds */
             for (int j = 0; j < gs; j++) {
-                int64_t v = g * gs + j, b0 = v / 64 * 64, len = K - b0 < 64 ? K - b0 : 64, i = v - b0;
+                int64_t v = g * gs + j, b0, len;
+                qk_chunk4(v, K, &b0, &len);
+                int64_t i = v - b0;
                 qr[b0 + (i & 1) * (len / 2) + i / 2] = tmp[j];
+                lr[b0 + (i & 1) * (len / 2) + i / 2] = tmpl[j];
             }
         }
     }
 }
 
-/* idot of the 4-bit values in bytes [b0, b1) of a row (within one block of 64 values starting
- * at value v0 of length len). */
+/* idot of the 4-bit values in bytes [b0, b1) of a row (within one chunk of the 4-bit order
+ * starting at value v0, of length len). */
 static int32_t dot4(const uint8_t *wrow, const int8_t *xr, int64_t v0, int64_t len, int64_t b0, int64_t b1) {
     int32_t d = 0;
     int64_t half = len / 2;
@@ -69,11 +75,15 @@ static int32_t dot4(const uint8_t *wrow, const int8_t *xr, int64_t v0, int64_t l
     return d;
 }
 
-int32_t qk_tail_dot(const uint8_t *wrow, const int8_t *xr, int64_t k0, int bits) {
-    if (bits == 4) return dot4(wrow, xr, k0, 32, k0 / 2, k0 / 2 + 16);
+static int32_t dot8(const uint8_t *wrow, const int8_t *xr, int64_t v0, int64_t v1) {
     int32_t d = 0;
-    for (int64_t j = k0; j < k0 + 32; j++) d += (int32_t)wrow[j] * xr[j];
+    for (int64_t j = v0; j < v1; j++) d += (int32_t)wrow[j] * xr[j];
     return d;
+}
+
+int32_t qk_tail_dot(const uint8_t *wrow, const int8_t *xr, const int8_t *xlr, int64_t k0, int bits) {
+    if (bits == 4) return 256 * dot4(wrow, xr, k0, 32, k0 / 2, k0 / 2 + 16) + dot4(wrow, xlr, k0, 32, k0 / 2, k0 / 2 + 16);
+    return 256 * dot8(wrow, xr, k0, k0 + 32) + dot8(wrow, xlr, k0, k0 + 32);
 }
 
 void qk_rows_portable(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
@@ -82,21 +92,23 @@ void qk_rows_portable(const qk_weights *w, const qk_act *a, int64_t m0, int mr, 
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *wrow = w->w + n * rb;
         for (int m = 0; m < mr; m++) {
-            const int8_t *xr = a->q + (m0 + m) * K;
+            const int8_t *xr = a->q + (m0 + m) * K, *xlr = a->ql + (m0 + m) * K;
             const float *sx = a->scale + (m0 + m) * G, *xs = a->sum + (m0 + m) * G;
             float acc = 0.0f;
             for (int64_t g = 0; g < G; g++) {
                 int64_t v0 = g * gs, v1 = v0 + gs;
                 int32_t d = 0;
                 if (w->bits == 4) {
-                    /* the group's values lie in one or two blocks of 64 */
+                    /* the group's values lie in one or more chunks */
                     for (int64_t v = v0; v < v1;) {
-                        int64_t b0 = v / 64 * 64, len = K - b0 < 64 ? K - b0 : 64, end = b0 + len < v1 ? b0 + len : v1;
-                        d += dot4(wrow, xr, b0, len, v / 2, end / 2);
+                        int64_t b0, len;
+                        qk_chunk4(v, K, &b0, &len);
+                        int64_t end = b0 + len < v1 ? b0 + len : v1;
+                        d += 256 * dot4(wrow, xr, b0, len, v / 2, end / 2) + dot4(wrow, xlr, b0, len, v / 2, end / 2);
                         v = end;
                     }
                 } else {
-                    for (int64_t j = v0; j < v1; j++) d += (int32_t)wrow[j] * xr[j];
+                    d = 256 * dot8(wrow, xr, v0, v1) + dot8(wrow, xlr, v0, v1);
                 }
                 float s = qk_load_float(w->scales, w->sdt, n * G + g), b = qk_load_float(w->biases, w->sdt, n * G + g);
                 acc += s * sx[g] * (float)d + b * xs[g];
