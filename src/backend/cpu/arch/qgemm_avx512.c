@@ -35,13 +35,21 @@ QK_TARGET static void pack_panel(const qk_weights *w, int64_t n0, int nr, uint8_
     int64_t stride = rb;
     if (w->bits == 4) {
         const __m512i lo = _mm512_set1_epi16(0x000f), hi = _mm512_set1_epi16(0x0f00);
-        for (int j = 0; j < nr; j++)
-            for (int64_t b = 0; b < rb; b += 32) {
+        for (int j = 0; j < nr; j++) {
+            int64_t b = 0;
+            for (; b + 32 <= rb; b += 32) {
                 __m512i z = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(src + j * rb + b)));
                 /* word i = byte i of the row: its low nibble is value 2i, its high one 2i+1 */
                 z = _mm512_or_si512(_mm512_and_si512(z, lo), _mm512_and_si512(_mm512_slli_epi16(z, 4), hi));
                 _mm512_storeu_si512(tmp + j * K + 2 * b, z);
             }
+            if (b < rb) { /* rows are a multiple of 16 bytes: a last half */
+                __m256i z = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(src + j * rb + b)));
+                z = _mm256_or_si256(_mm256_and_si256(z, _mm512_castsi512_si256(lo)),
+                                    _mm256_and_si256(_mm256_slli_epi16(z, 4), _mm512_castsi512_si256(hi)));
+                _mm256_storeu_si256((__m256i *)(tmp + j * K + 2 * b), z);
+            }
+        }
         src = tmp;
         stride = K;
     }
