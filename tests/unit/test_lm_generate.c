@@ -432,6 +432,18 @@ static void test_speculative_sampling(const char *shared) {
     collect_free(&a);
     collect_free(&b);
     collect_free(&c);
+    /* the same without a draft (and with penalties: the kept key and history must not leak) */
+    gp.draft_model = NULL;
+    gp.sampler.repetition_penalty = 1.2f;
+    CHECK(run_gen(m, NULL, prompt, 8, &gp, &a) == 0);
+    CHECK(run_gen(m, NULL, prompt, 8, &gp, &b) == 0);
+    gp.sampler.seed = 13;
+    CHECK(run_gen(m, NULL, prompt, 8, &gp, &c) == 0);
+    CHECK_MSG(same_tokens(&a, &b) && a.n == 20, "same seed, same plain samples");
+    CHECK_MSG(!same_tokens(&a, &c), "another seed, other plain samples");
+    collect_free(&a);
+    collect_free(&b);
+    collect_free(&c);
     collect_free(&plain);
 out:
     lm_model_free(d);

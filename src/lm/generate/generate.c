@@ -112,10 +112,15 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
     int stop_string_hit = 0;
     double t0 = now_s(), t_prompt = 0, t1 = 0;
     mx_reset_peak_memory();
-    if (p.sampler.use_seed) s.key = mx_keep(mx_random_key(p.sampler.seed));
-    if (needs_history(&p.sampler)) {
-        s.history = mx_keep(mx_array_from_data(prompt, (int64_t[]){1, (int64_t)n_prompt - 1}, 2, MX_INT32));
-        if (!s.history) goto done;
+    {
+        /* mx_keep takes a reference on top of the pool's: without a pool of our own the
+         * creator's reference would leak (or belong to a caller's pool) */
+        mx_pool *pool = mx_pool_begin();
+        if (p.sampler.use_seed) s.key = mx_keep(mx_random_key(p.sampler.seed));
+        if (needs_history(&p.sampler))
+            s.history = mx_keep(mx_array_from_data(prompt, (int64_t[]){1, (int64_t)n_prompt - 1}, 2, MX_INT32));
+        mx_pool_end(pool);
+        if ((p.sampler.use_seed && !s.key) || (needs_history(&p.sampler) && !s.history)) goto done;
     }
     /* prefill all but the last chunk, evaluating the cache after each chunk */
     size_t pos = 0, chunk = p.prefill_step_size > 0 ? (size_t)p.prefill_step_size : 2048;

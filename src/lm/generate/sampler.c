@@ -48,9 +48,9 @@ static mx_array *apply_min_p(const mx_array *logprobs, float min_p, int keep) {
     return mx_take_along_axis(sel, inverse_permutation(order), -1);
 }
 
+/* k < vocabulary (the caller skips it otherwise). */
 static mx_array *apply_top_k(const mx_array *logprobs, int k) {
     int64_t v = mx_dim(logprobs, -1);
-    if (k >= v) return mx_retain((mx_array *)logprobs);
     mx_array *idx = mx_slice_axis(mx_argpartition(mx_negative(logprobs), k - 1, -1), -1, k, v);
     mx_array *fill = mx_broadcast_to(neg_inf_like(logprobs), mx_shape(idx), mx_ndim(idx));
     return mx_put_along_axis(logprobs, idx, fill, -1);
@@ -124,7 +124,9 @@ mx_array *lm_sample(const mx_array *logits_in, const mx_array *history, const lm
             k2 = mx_reshape(mx_slice_axis(ks, 0, 1, 2), (int64_t[]){2}, 1);
         }
         if (sp->xtc_probability > 0) lp = apply_xtc(lp, sp->xtc_probability, sp->xtc_threshold, k1);
-        if (sp->top_k > 0) lp = apply_top_k(lp, sp->top_k);
+        /* top_k >= vocabulary masks nothing (mlx-lm refuses it; returning lp itself from
+         * apply_top_k leaked the extra reference inside this pool) */
+        if (sp->top_k > 0 && sp->top_k < mx_dim(lp, -1)) lp = apply_top_k(lp, sp->top_k);
         tok = mx_random_categorical(mx_multiply_scalar(lp, 1.0 / sp->temp), -1, 0, k2);
     }
     return mx_pool_end_keep(pool, mx_astype(tok, MX_INT32));

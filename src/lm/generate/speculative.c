@@ -191,7 +191,12 @@ int lm_generate_speculative(lm_model *m, const lm_tokenizer *tok, const int32_t 
         if (seq_push(&s, prompt[i])) goto done;
     if (lm_token_stream_init(&ts, m, tok, p, (int64_t)n_prompt, fn, ctx)) goto done;
     ts_ready = 1;
-    if (p->sampler.use_seed) s.key = mx_keep(mx_random_key(p->sampler.seed));
+    if (p->sampler.use_seed) { /* kept past a pool of our own (mx_keep adds to the pool's reference) */
+        mx_pool *pool = mx_pool_begin();
+        s.key = mx_keep(mx_random_key(p->sampler.seed));
+        mx_pool_end(pool);
+        if (!s.key) goto done;
+    }
     /* prefill all but the last prompt token: it starts the first round */
     if (feed_until(&s, &s.draft, n_prompt - 1) || feed_until(&s, &s.main, n_prompt - 1)) goto done;
     int stop = p->max_tokens == 0;
