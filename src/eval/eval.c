@@ -18,6 +18,44 @@ static pthread_mutex_t done_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static uint64_t visit_counter;
 
+/* Who waits for what. A task that finishes wakes the waiters only when one of its outputs is
+ * awaited: before, every task broadcast done_cond, so mx_eval's thread woke (a futex wake
+ * and a context switch) once per node of the graph just to go back to sleep. Waiters
+ * register under done_mutex; `n_waiting` (seq_cst) lets a publisher skip the mutex when
+ * nobody waits: a publisher stores the status then reads n_waiting, a waiter increments
+ * n_waiting then reads the status, so one of them sees the other. An overflowing registry
+ * falls back to waking on every completion. */
+#define MAX_WAITERS 64
+static const mx_array *awaited[MAX_WAITERS];
+static int n_awaited_overflow;
+static atomic_int n_waiting;
+
+/* Caller holds done_mutex. */
+static int register_waiter(const mx_array *a) {
+    for (int i = 0; i < MAX_WAITERS; i++)
+        if (!awaited[i]) {
+            awaited[i] = a;
+            return i;
+        }
+    n_awaited_overflow++;
+    return -1;
+}
+
+static void unregister_waiter(int slot) {
+    if (slot >= 0) awaited[slot] = NULL;
+    else n_awaited_overflow--;
+}
+
+/* Caller holds done_mutex. */
+static int is_awaited(mx_array *const *outs, int n) {
+    if (n_awaited_overflow) return 1;
+    for (int i = 0; i < MAX_WAITERS; i++)
+        if (awaited[i])
+            for (int j = 0; j < n; j++)
+                if (awaited[i] == outs[j]) return 1;
+    return 0;
+}
+
 typedef struct {
     mx_node *node;
     int next;
@@ -148,7 +186,11 @@ int mx_async_eval(mx_array *const *arrays, int n) {
 static int wait_array(mx_array *a) {
     if (atomic_load(&a->status) == MX_STATUS_SCHEDULED) {
         pthread_mutex_lock(&done_mutex);
+        int slot = register_waiter(a);
+        atomic_fetch_add(&n_waiting, 1);
         while (atomic_load(&a->status) == MX_STATUS_SCHEDULED) pthread_cond_wait(&done_cond, &done_mutex);
+        atomic_fetch_sub(&n_waiting, 1);
+        unregister_waiter(slot);
         pthread_mutex_unlock(&done_mutex);
     }
     int st = atomic_load(&a->status);
@@ -215,11 +257,13 @@ void mx_run_task(mx_task *t) {
     /* Inputs are released before the results are published, so memory counters read right
      * after mx_eval returns already reflect the freed intermediates. */
     mx_node_release(node);
-    pthread_mutex_lock(&done_mutex);
     for (int i = 0; i < t->n_outputs; i++)
         atomic_store(&t->outputs[i]->status, err ? MX_STATUS_FAILED : MX_STATUS_AVAILABLE);
-    pthread_cond_broadcast(&done_cond);
-    pthread_mutex_unlock(&done_mutex);
+    if (atomic_load(&n_waiting) > 0) {
+        pthread_mutex_lock(&done_mutex);
+        if (is_awaited(t->outputs, t->n_outputs)) pthread_cond_broadcast(&done_cond);
+        pthread_mutex_unlock(&done_mutex);
+    }
     free(err);
     for (int i = 0; i < t->n_outputs; i++) mx_array_release(t->outputs[i]);
     free(t);

@@ -13,9 +13,9 @@
  *    the Linear layout (x @ W^T, W rows contiguous) goes to the vector kernels of
  *    arch/gemm_bf16*.c (vdpbf16ps on AVX512-BF16, widen + FMA on AVX2, plain C);
  *  - bfloat16 @ bfloat16 with more rows goes to the blocked bf16 GEMM of arch/gemm_bf16.c
- *    (packed bf16 pairs, vdpbf16ps), not to a float32 copy for sgemm; the path follows
- *    cpu_features (CMLX_CPU_PATH forces one). Without AVX2 (and not forced) it stays on
- *    OpenBLAS, which beats plain C there.
+ *    (packed bf16 pairs, vdpbf16ps) where vdpbf16ps is fast (AMD); elsewhere OpenBLAS on
+ *    float32 panels measured faster and stays the default. CMLX_CPU_PATH (cpu_features) or
+ *    CMLX_BF16_DOT force the blocked GEMM on a given path (tests cover every path).
  * Batch dimensions broadcast through strides; a batch of row-major A against one shared B is
  * folded into a single taller product. */
 #include <cblas.h>

@@ -38,8 +38,8 @@ typedef struct {
  * the AVX2 kernels serve it); CPU_PATH_NEON has no kernel of its own (portable). */
 cpu_path gemm_b16_path(cpu_path active);
 /* Whether the blocked bf16 GEMM should run for `active` rather than OpenBLAS on float32
- * panels: yes on AVX2 / AVX-512, and on the portable path only when it was forced (a CPU
- * that really has nothing better multiplies faster through OpenBLAS than through plain C). */
+ * panels: by default only where vdpbf16ps is fast (see gemm_bf16_use_dp; measured slower
+ * than OpenBLAS elsewhere), always when a path is forced through the environment. */
 int gemm_bf16_preferred(cpu_path active);
 
 /* Returns 0, or -1 with the error set (out of memory). */
