@@ -576,6 +576,7 @@ static void test_rotating_main(const char *shared) {
         gp.draft_model = d;
         collect c;
         int rc = run_gen(m, NULL, prompt, 12, &gp, &c);
+        printf("  gemma3 (sliding window 8) + llama-tiny draft: %s\n", rc ? mx_last_error() : "all drafts accepted");
         if (rc == 0) {
             /* every proposal happened to be accepted: then the output must be the plain one */
             collect plain;
