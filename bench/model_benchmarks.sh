@@ -6,7 +6,8 @@
 #   bench/model_benchmarks.sh CMLX_BINARY [OUT.jsonl] [TRIALS]
 #
 # Random checkpoints are kept in $CMLX_BENCH_DIR (default /tmp/cmlx-bench-models: about
-# 5.7 GB) and reused. Every trial is one JSON line in OUT.jsonl (default bench-models.jsonl),
+# 5.7 GB) and reused. CMLX_BENCH_MODELS (space-separated names below) restricts the models,
+# CMLX_BENCH_ROOFLINE=0 skips the roofline runs. Every trial is one JSON line in OUT.jsonl (default bench-models.jsonl),
 # with its CPU utilisation and the load average, since on a shared machine other processes
 # take CPU time from the run.
 set -e
@@ -16,12 +17,16 @@ TRIALS=${3:-2}
 CONFIGS=${CMLX_SHARED:-$(dirname "$0")/../../shared}/configs
 DIR=${CMLX_BENCH_DIR:-/tmp/cmlx-bench-models}
 mkdir -p "$DIR"
-: > "$OUT"
-for t in 1 2; do
-    "$BIN" bench --roofline --threads $t --json >> "$OUT"
-done
-run() { # name config bits
+touch "$OUT"
+if [ "${CMLX_BENCH_ROOFLINE:-1}" != 0 ]; then
     for t in 1 2; do
+        "$BIN" bench --roofline --threads $t --json >> "$OUT"
+    done
+fi
+run() { # name config bits
+    case " ${CMLX_BENCH_MODELS:-$1} " in *" $1 "*) ;; *) return 0 ;; esac
+    for t in 1 2; do
+        echo "== $1, $t thread(s)" >&2
         if [ "$3" = 0 ]; then q=""; else q="-q $3 --q-group-size 64"; fi
         "$BIN" bench --model "$CONFIGS/$2" --random-weights $q --random-dir "$DIR/$1" \
             -p 512 -g 128 -n "$TRIALS" --short-warmup --threads $t --json >> "$OUT"

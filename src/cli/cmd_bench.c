@@ -98,7 +98,10 @@ static int apply_threads(int threads, int argc, char **argv) {
         nargv[0] = "cmlx";
         for (int i = 0; i < argc; i++) nargv[i + 1] = argv[i];
         fflush(NULL);
-        execv("/proc/self/exe", nargv);
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) self[n] = 0;
+        execv(n > 0 ? self : "/proc/self/exe", nargv); /* the real path keeps the process name */
         free(nargv); /* exec failed: carry on with the calls below */
         fprintf(stderr, "cmlx bench: cannot re-run with OMP_NUM_THREADS=%s (%s); the worker may use more threads\n",
                 want, strerror(errno));
