@@ -21,7 +21,8 @@
  *    projection (8192 -> 2048), 4-bit: GFLOP/s (2 * M * N * K) against the int8 dot-product
  *    peak measured in the same run (vpdpbusd / vpmaddubsw in registers), and the tokens/s of a
  *    1.24e9-weight model at that rate.
- * Environment: BENCH_SKIP_STACK=1 skips the decode stack (it needs ~1.6 GB). */
+ * Environment: BENCH_SKIP_STACK=1 skips the decode stack (it needs ~1.6 GB); BENCH_ONLY_STACK=1
+ * runs the bandwidth and the decode stack only. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdint.h>
@@ -308,6 +309,11 @@ int main(int argc, char **argv) {
     printf("ceiling used below: %.2f GB/s (%d threads)\n", bwn, nthreads);
 
     const int64_t shapes[2][2] = {{2048, 8192}, {8192, 2048}}; /* out x in */
+    int only_stack = getenv("BENCH_ONLY_STACK") != NULL;
+    if (only_stack) {
+        decode_stack(iters, bwn);
+        return 0;
+    }
     for (int si = 0; si < 2; si++) {
         int64_t N = shapes[si][0], K = shapes[si][1];
         mv_ctx c = {0};

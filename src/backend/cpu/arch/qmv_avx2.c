@@ -20,6 +20,7 @@
 #define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
 
 #define CHUNK_GROUPS 64
+#define PF 2048 /* software prefetch distance, as in qmv_avx512.c (where it was measured) */
 
 /* n (<= 8) scales / biases of type t as floats; the rest zero. */
 QK_INLINE __m256 load8(const void *p, qk_float t, int64_t i, int n) {
@@ -90,6 +91,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                     /* x offsets of these 32 bytes' low / high nibbles in the 4-bit order */
                     int64_t xlo = v, xhi = v + 32;
                     if (v < full128) xlo = v / 128 * 128 + (v & 64) / 2, xhi = xlo + 64;
+                    _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
                     __m256i wb = _mm256_loadu_si256((const __m256i *)(wrow + v / 2));
                     __m256i lo = _mm256_and_si256(wb, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4);
                     for (int m = 0; m < MR; m++) {
@@ -108,6 +110,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                         else acc0[m] = _mm256_fmadd_ps(d, sc, acc0[m]);
                     }
                 } else {
+                    _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
                     __m256i w0 = _mm256_loadu_si256((const __m256i *)(wrow + v));
                     __m256i w1 = _mm256_loadu_si256((const __m256i *)(wrow + v + 32));
                     for (int m = 0; m < MR; m++) {

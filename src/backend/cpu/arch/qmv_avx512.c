@@ -22,6 +22,12 @@
 #define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
 
 #define CHUNK_GROUPS 64 /* groups whose s * sx are prepared at once (a multiple of 16) */
+/* Software prefetch distance (bytes ahead in the weight stream). Measured on the lent Xeon,
+ * Llama-3.2-1B decode stack, 1 thread: none 53% / 57% of the read bandwidth (q4 / q8), 512 B
+ * 61% / 70%, 2 KB 110% / 97% (of a low bandwidth reading; 10.2 / 8.9 GB/s), 8 KB 67% / 83%;
+ * 2 threads: 39% / 43%, 49% / 57%, 64% / 72%, 70% / 77%. The hardware prefetcher alone does
+ * not run far enough ahead of a loop this dense. */
+#define PF 2048
 
 /* n (<= 16) scales / biases of type t from p as floats; the rest zero. */
 QK_INLINE __m512 load16(const void *p, qk_float t, int64_t i, int n) {
@@ -72,6 +78,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                 int64_t vend = v1 < full128 ? v1 : full128;
                 int odd = 0;
                 for (int64_t v = v0; v < vend; v += 128, odd ^= 1) {
+                    _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
                     __m512i wb = _mm512_loadu_si512(wrow + v / 2);
                     __m512i lo = _mm512_and_si512(wb, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(wb, 4), lo4);
                     int64_t g = v / GS - c0;
@@ -109,6 +116,8 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                 int64_t vend = v1 < full ? v1 : full;
                 int odd = 0;
                 for (int64_t v = v0; v < vend; v += (GS == 128 ? 128 : 64), odd ^= 1) {
+                    _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
+                    if (GS == 128) _mm_prefetch((const char *)(wrow + v + 64 + PF), _MM_HINT_T0);
                     __m512i wz = _mm512_loadu_si512(wrow + v);
                     int64_t g = v / GS - c0;
                     for (int m = 0; m < MR; m++) {
