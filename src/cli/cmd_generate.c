@@ -40,7 +40,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    int verbose;
+    size_t printed;   /* bytes of text shown */
 } gen_ctx;
 
 /* --draft-model: loaded with the model's dtype; like mlx-lm, its tokenizer must have the
@@ -66,10 +66,11 @@ static lm_model *load_draft_model(const char *path, const lm_load_options *model
 }
 
 static int on_token(const lm_response *r, void *ctx) {
-    (void)ctx;
+    gen_ctx *g = ctx;
     if (r->text && *r->text) {
         fputs(r->text, stdout);
         fflush(stdout);
+        g->printed += strlen(r->text);
     }
     return 0;
 }
@@ -131,7 +132,11 @@ int cmd_generate(int argc, char **argv) {
         case O_IGNORE: ignore_tpl = 1; break;
         case O_TPLCFG: tplcfg = optarg; break;
         case O_EXTRA_EOS:
-            if (n_extra < 16) extra_eos[n_extra++] = optarg;
+            if (n_extra == 16) {
+                fprintf(stderr, "cmlx generate: at most 16 --extra-eos-token values\n");
+                return 2;
+            }
+            extra_eos[n_extra++] = optarg;
             break;
         case O_MAXKV: gp.cache_options.max_kv_size = atoll(optarg); break;
         case O_KVBITS: gp.cache_options.kv_bits = atoi(optarg); break;
@@ -215,12 +220,15 @@ int cmd_generate(int argc, char **argv) {
     if (verbose) printf("==========\n");
     fflush(stdout);
     lm_generation_stats st;
-    if (lm_generate(m, tok, ids, n_ids, &gp, on_token, NULL, &st)) {
+    gen_ctx g = {0};
+    if (lm_generate(m, tok, ids, n_ids, &gp, on_token, &g, &st)) {
         printf("\n");
         cli_fail("generate", NULL);
         goto out;
     }
-    if (verbose) {
+    if (verbose && g.printed == 0) {
+        printf("\n==========\nNo text generated for this prompt\n");
+    } else if (verbose) {
         printf("\n==========\n");
         printf("Prompt: %lld tokens, %.3f tokens-per-sec\n", (long long)st.prompt_tokens, st.prompt_tps);
         printf("Generation: %lld tokens, %.3f tokens-per-sec\n", (long long)st.generation_tokens, st.generation_tps);

@@ -13,7 +13,6 @@ lm_sampler_params lm_sampler_default(void) {
     s.min_tokens_to_keep = 1;
     s.repetition_context_size = 20;
     s.penalty_context_size = 20;
-    s.xtc_threshold = 0.1f;
     return s;
 }
 
