@@ -4,7 +4,11 @@
  * Linear layout) or [K, N]. Arithmetic is float32: per group, the dot of x with the unpacked
  * codes is scaled and the bias term uses the group's sum of x:
  *     y += scale * (x . q) + bias * sum(x)        (fp modes: y += scale * (x . value))
- * Two paths:
+ * Affine 4/8-bit Linear-layout products with bfloat16 results take the integer path
+ * (qk_product; src/backend/cpu/arch/qmv.h): activations quantized per group to 15-bit integers,
+ * exact int32 group dot products on the CPU path cpu_features.h picks (AVX-512 VNNI, AVX2,
+ * NEON or portable C; a repacking AVX-512 GEMM for more than QMV_MAX_ROWS rows). Everything
+ * else takes the float paths below:
  *  - few rows (decode, M <= QMV_MAX_ROWS): the packed weights are read directly, one output
  *    block at a time (qmv_t_block / qmv_n_block: the per-row-block functions a SIMD kernel
  *    replaces); nothing is dequantized beyond one group in registers / on the stack;
