@@ -4,14 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmlx/lm_generate.h"
 #include "cmlx/memory.h"
 #include "cmlx/ops.h"
 #include "cmlx/random.h"
 #include "lm/generate/speculative.h"
-#include "util/strbuf.h"
+#include "lm/generate/token_stream.h"
 
 lm_generate_params lm_generate_default(void) {
     lm_generate_params p;
@@ -22,12 +21,6 @@ lm_generate_params lm_generate_default(void) {
     p.cache_options = lm_cache_options_default();
     p.num_draft_tokens = 3;
     return p;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 typedef struct {
@@ -68,20 +61,6 @@ static mx_array *step(stepper *s, const mx_array *tokens) {
     return y;
 }
 
-/* Length of the longest suffix of text that is a proper prefix of a stop string. */
-static size_t stop_holdback(const char *text, size_t len, const char *const *stops, int n) {
-    size_t hold = 0;
-    for (int i = 0; i < n; i++) {
-        size_t sl = strlen(stops[i]);
-        for (size_t k = sl > 0 ? sl - 1 : 0; k > hold; k--)
-            if (k <= len && !memcmp(text + len - k, stops[i], k)) {
-                hold = k;
-                break;
-            }
-    }
-    return hold;
-}
-
 int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, size_t n_prompt,
                 const lm_generate_params *p_in, lm_response_fn fn, void *ctx, lm_generation_stats *stats) {
     lm_generate_params p = p_in ? *p_in : lm_generate_default();
@@ -98,20 +77,10 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
     }
     int rc = -1;
     stepper s = {m, cache, &p.sampler, NULL, NULL};
-    lm_detokenizer *detok = tok ? lm_detokenizer_new(tok, 1) : NULL;
-    strbuf text = STRBUF_INIT;
-    size_t emitted = 0;
-    int n_eos = 0;
-    const int32_t *eos = lm_model_eos_ids(m, &n_eos);
-    const int32_t *teos = NULL;
-    size_t n_teos = 0;
-    if (tok) teos = lm_tokenizer_eos_ids(tok, &n_teos);
     mx_array *y = NULL, *next = NULL;
-    int64_t ntok = 0;
-    const char *finish = "length";
-    int stop_string_hit = 0;
-    double t0 = now_s(), t_prompt = 0, t1 = 0;
-    mx_reset_peak_memory();
+    lm_token_stream ts; /* EOS, detokenizing, stop strings, statistics */
+    int ts_ready = lm_token_stream_init(&ts, m, tok, &p, (int64_t)n_prompt, fn, ctx) == 0;
+    if (!ts_ready) goto done;
     {
         /* mx_keep takes a reference on top of the pool's: without a pool of our own the
          * creator's reference would leak (or belong to a caller's pool) */
@@ -152,75 +121,18 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
         }
         if (n == 0) {
             if (mx_eval1(y)) goto done;
-            t1 = now_s();
-            t_prompt = t1 - t0;
+            lm_token_stream_prompt_done(&ts);
         }
         if (n == p.max_tokens) break;
         int32_t token = (int32_t)mx_item_int(y);
-        if (mx_last_error()[0] && !mx_is_available(y)) goto done;
-        int is_eos = 0;
-        for (int i = 0; i < n_eos; i++) is_eos |= token == eos[i];
-        for (size_t i = 0; i < n_teos; i++) is_eos |= token == teos[i];
-        for (int i = 0; i < p.n_extra_eos; i++) is_eos |= token == p.extra_eos[i];
-        ntok++;
-        if (is_eos) {
-            finish = "stop";
-            break;
-        }
-        const char *seg = detok ? lm_detokenizer_add(detok, token) : "";
-        if (seg && *seg) strbuf_puts(&text, seg);
-        /* stop strings: emit only text that cannot begin one */
-        size_t emit_to = text.len;
-        int stopped = 0;
-        for (int i = 0; i < p.n_stop_strings && text.data; i++) {
-            char *hit = strstr(text.data, p.stop_strings[i]);
-            if (hit && (size_t)(hit - text.data) >= emitted && (size_t)(hit - text.data) < emit_to) {
-                emit_to = (size_t)(hit - text.data);
-                stopped = 1;
-            }
-        }
-        if (!stopped && p.n_stop_strings) emit_to = text.len - stop_holdback(text.data, text.len, p.stop_strings, p.n_stop_strings);
-        double el = now_s() - t1;
-        lm_response r = {"", token, (int64_t)n_prompt, ntok, t_prompt > 0 ? n_prompt / t_prompt : 0,
-                         el > 0 ? ntok / el : 0, mx_get_peak_memory() / 1e9, NULL, 0};
-        char *piece = NULL;
-        if (emit_to > emitted) {
-            piece = strndup(text.data + emitted, emit_to - emitted);
-            r.text = piece ? piece : "";
-            emitted = emit_to;
-        }
-        int stop_cb = fn ? fn(&r, ctx) : 0;
-        free(piece);
-        if (stopped) {
-            finish = "stop";
-            stop_string_hit = 1;
-            break;
-        }
-        if (stop_cb || (p.interrupt && *p.interrupt)) {
-            finish = "stop";
-            break;
-        }
+        if (!mx_is_available(y)) goto done;
+        if (lm_token_stream_push(&ts, token, 0)) break;
         if (n % 256 == 0) mx_clear_cache();
         mx_free(y);
         y = next;
         next = NULL;
     }
-    {
-        /* flush what the detokenizer held back (and held-back stop prefixes) */
-        if (detok && !stop_string_hit) {
-            const char *tail = lm_detokenizer_finish(detok);
-            if (tail && *tail) strbuf_puts(&text, tail);
-        }
-        double el = now_s() - t1;
-        lm_generation_stats st = {(int64_t)n_prompt, ntok, t_prompt > 0 ? n_prompt / t_prompt : 0, el > 0 ? ntok / el : 0,
-                                  mx_get_peak_memory() / 1e9, finish};
-        char *piece = text.len > emitted && !stop_string_hit ? strndup(text.data + emitted, text.len - emitted) : NULL;
-        lm_response r = {piece ? piece : "", -1, st.prompt_tokens, st.generation_tokens, st.prompt_tps,
-                         st.generation_tps, st.peak_memory_gb, finish, 0};
-        if (fn) fn(&r, ctx);
-        free(piece);
-        if (stats) *stats = st;
-    }
+    lm_token_stream_finish(&ts, stats);
     rc = 0;
 done:
     /* Steps already scheduled must finish before the cache (and maybe the model) goes away:
@@ -239,8 +151,7 @@ done:
     mx_free(y);
     mx_free(s.history);
     mx_free(s.key);
-    strbuf_free(&text);
-    lm_detokenizer_free(detok);
+    if (ts_ready) lm_token_stream_free(&ts);
     if (!p.cache) lm_cache_free(cache);
     return rc;
 }
