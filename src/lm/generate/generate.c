@@ -69,11 +69,11 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
     int64_t maxpos = lm_model_max_position(m);
     lm_cache *cache = p.cache ? p.cache : lm_cache_new(m, &p.cache_options);
     if (!cache) return -1;
-    if (maxpos > 0 && p.cache_options.max_kv_size <= 0 && lm_cache_offset(cache) + (int64_t)n_prompt > maxpos) {
+    int64_t cached = lm_cache_offset(cache);
+    if (maxpos > 0 && p.cache_options.max_kv_size <= 0 && cached + (int64_t)n_prompt > maxpos) {
         if (!p.cache) lm_cache_free(cache);
         return mx_set_error("[generate] the prompt has %zu tokens (plus %lld cached), more than the model's context "
-                            "of %lld (max_position_embeddings)", n_prompt, (long long)lm_cache_offset(cache),
-                            (long long)maxpos);
+                            "of %lld (max_position_embeddings)", n_prompt, (long long)cached, (long long)maxpos);
     }
     int rc = -1;
     stepper s = {m, cache, &p.sampler, NULL, NULL};
