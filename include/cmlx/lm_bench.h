@@ -57,6 +57,14 @@ lm_int8_path lm_int8_best_path(void);
  * path is not supported by this CPU. */
 double lm_bench_int8_peak(lm_int8_path path, int threads, double seconds);
 
+/* Peak float32 FMA rate in GFLOP/s (2 flops per lane) of an L1-resident micro-kernel on the
+ * widest FMA the CPU has (lm_bench_fma_path: "avx512", "avx2" or "portable"), and the peak
+ * bf16 dot-product rate (AVX512-BF16 vdpbf16ps, 4 flops per float32 lane; 0 when the CPU
+ * lacks it). These are the arithmetic ceilings any GEMM is under. */
+const char *lm_bench_fma_path(void);
+double lm_bench_f32_fma_peak(int threads, double seconds);
+double lm_bench_bf16_dot_peak(int threads, double seconds);
+
 typedef struct lm_roofline {
     int threads;
     size_t buffer_bytes;         /* bandwidth buffer */
@@ -67,10 +75,14 @@ typedef struct lm_roofline {
     lm_int8_path int8_path;
     double int8_gops_1;          /* one thread */
     double int8_gops_n;          /* `threads` threads */
+    const char *fma_path;
+    double fma_gflops_1, fma_gflops_n;   /* float32 FMA peak, 1 and `threads` threads */
+    double bf16_gflops_1, bf16_gflops_n; /* bf16 dot peak (0: no AVX512-BF16) */
 } lm_roofline;
 
 /* Measures everything above with `threads` threads (and one). quick: small sizes (a 64 MiB
- * buffer, a 256 GEMM, short int8 runs) for tests; otherwise a 1 GiB buffer, a 2048 GEMM.
+ * buffer, a 256 GEMM, 50 ms peak runs) for tests; otherwise a 1 GiB buffer, a 2048 GEMM,
+ * 0.5 s peak runs.
  * 0 or -1 (error set). */
 int lm_bench_roofline(int threads, int quick, lm_roofline *r);
 

@@ -132,5 +132,11 @@ int lm_bench_roofline(int threads, int quick, lm_roofline *r) {
     double secs = quick ? 0.05 : 0.5;
     if ((r->int8_gops_1 = lm_bench_int8_peak(r->int8_path, 1, secs)) < 0) return -1;
     r->int8_gops_n = threads == 1 ? r->int8_gops_1 : lm_bench_int8_peak(r->int8_path, threads, secs);
-    return r->int8_gops_n < 0 ? -1 : 0;
+    if (r->int8_gops_n < 0) return -1;
+    r->fma_path = lm_bench_fma_path();
+    r->fma_gflops_1 = lm_bench_f32_fma_peak(1, secs);
+    r->fma_gflops_n = threads == 1 ? r->fma_gflops_1 : lm_bench_f32_fma_peak(threads, secs);
+    r->bf16_gflops_1 = lm_bench_bf16_dot_peak(1, secs);
+    r->bf16_gflops_n = threads == 1 ? r->bf16_gflops_1 : lm_bench_bf16_dot_peak(threads, secs);
+    return 0;
 }
