@@ -2,6 +2,7 @@
 #include "core/dtype.h"
 
 #include <math.h>
+#include <string.h>
 
 static const struct {
     const char *name;
@@ -148,6 +149,40 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
     }
 }
 
+/* bfloat16 <-> float32 runs: every kernel converts its inputs and results through these
+ * (a decode token of a 1B model converts a few MB), and the scalar loops were 3% of decode.
+ * Blocks of 16 with a fixed trip count and no branches are what GCC's -O2 cost model
+ * vectorizes; the tail goes through the scalar conversions. Results are bit-identical to
+ * mx_bf16_to_f32 / mx_f32_to_bf16 (round to nearest even, NaN stays a quiet NaN). */
+static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
+    const uint16_t *s = src;
+    float *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t u[16]; /* memcpy: float bits without type punning through pointers */
+        for (int j = 0; j < 16; j++) u[j] = (uint32_t)s[i + j] << 16;
+        memcpy(d + i, u, sizeof u);
+    }
+    for (; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
+}
+
+static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
+    const float *s = src;
+    uint16_t *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t b[16];
+        memcpy(b, s + i, sizeof b);
+        for (int j = 0; j < 16; j++) {
+            uint32_t u = b[j];
+            uint32_t nan = 0u - (uint32_t)((u & 0x7fffffffu) > 0x7f800000u);
+            uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+            d[i + j] = (uint16_t)((rounded & ~nan) | (quiet & nan));
+        }
+    }
+    for (; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
+}
+
 void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n) {
     if (st == dt) {
         memcpy(dst, src, (size_t)n * mx_dtype_size(st));
@@ -155,15 +190,11 @@ void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n)
     }
     /* Common fast paths for model weights. */
     if (st == MX_BFLOAT16 && dt == MX_FLOAT32) {
-        const uint16_t *s = src;
-        float *d = dst;
-        for (int64_t i = 0; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
+        bf16_to_f32_run(src, dst, n);
         return;
     }
     if (st == MX_FLOAT32 && dt == MX_BFLOAT16) {
-        const float *s = src;
-        uint16_t *d = dst;
-        for (int64_t i = 0; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
+        f32_to_bf16_run(src, dst, n);
         return;
     }
     if (st == MX_FLOAT16 && dt == MX_FLOAT32) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/chunk.h"
+#include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
 #include "core/strided.h"
@@ -98,6 +99,16 @@ static double round_half_even(double x, int decimals) {
 
 static void unary_f32(int op, int decimals, const float *x, float *r, int64_t n) {
     int64_t i;
+    if (op == MX_UN_SIGMOID) {
+        /* silu = x * sigmoid(x) runs on every MLP row of a decode token: one branch-free
+         * exp that vectorizes instead of up to two libm expf calls behind a branch (3% of a
+         * Llama-3.2-1B 4-bit decode token). exp(-x) overflowing to inf gives 0, underflowing
+         * gives 1, as the limits; below x = -88.7 the result is 0 rather than a subnormal. */
+        for (i = 0; i + 16 <= n; i += 16) /* fixed trip count: what -O2 vectorizes */
+            for (int j = 0; j < 16; j++) r[i + j] = 1.0f / (1.0f + mx_exp_f32(-x[i + j]));
+        for (; i < n; i++) r[i] = 1.0f / (1.0f + mx_exp_f32(-x[i]));
+        return;
+    }
     switch (op) {
         UNARY_FLOAT_CASES(float, sqrtf, expf, expm1f, logf, log1pf, log2f, log10f, sinf, cosf, tanf, asinf,
                           acosf, atanf, sinhf, coshf, tanhf, erff, floorf, ceilf, fabsf)
