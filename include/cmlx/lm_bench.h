@@ -93,6 +93,8 @@ typedef struct lm_random_options {
     int group_size;              /* default 64 */
     uint64_t seed;
     double std;                  /* weights ~ N(0, std^2); default 0.02 */
+    int num_layers;              /* > 0: keep only this many decoder layers (num_hidden_layers
+                                  * is rewritten), to measure models too big for the machine */
 } lm_random_options;
 
 lm_random_options lm_random_options_default(void);

@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  -q, --q-bits BITS          quantize the random weights (MLX affine, as mlx-lm convert)\n"
             "  --q-group-size G           quantization group size (default 64)\n"
             "  --random-dir DIR           keep the random checkpoint in DIR and reuse it next time\n"
+            "  --num-layers N             random weights for the first N decoder layers only (for models\n"
+            "                             too big for this machine; per-token figures scale with N)\n"
             "  --seed N                   seed of the random weights and prompt (default 0)\n"
             "  --no-warmup                skip the warm-up run\n"
             "  --short-warmup             warm up with 16 prompt and 4 generated tokens (every weight is\n"
@@ -50,7 +52,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *model, *random_dir;
     int prompt_tokens, gen_tokens, batch, trials, threads;
-    int random, bits, group, warmup, ceilings, roofline, quick, json, short_warmup;
+    int random, bits, group, warmup, ceilings, roofline, quick, json, short_warmup, num_layers;
     uint64_t seed;
 } bench_opts;
 
@@ -180,8 +182,8 @@ static char *stamp_of(const char *config_path, const bench_opts *o) {
         mx_set_error("[bench] %s: %s (line %d, column %d)", config_path, e.text, e.line, e.column);
         return NULL;
     }
-    json_t *s = json_pack("{s:o, s:i, s:i, s:I}", "config", cfg, "bits", o->bits, "group_size", o->group, "seed",
-                          (json_int_t)o->seed);
+    json_t *s = json_pack("{s:o, s:i, s:i, s:I, s:i}", "config", cfg, "bits", o->bits, "group_size", o->group, "seed",
+                          (json_int_t)o->seed, "num_layers", o->num_layers);
     char *txt = s ? json_dumps(s, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     json_decref(s);
     if (!txt) mx_set_error("[bench] out of memory");
@@ -236,6 +238,7 @@ static int make_random_checkpoint(const char *config_path, const bench_opts *o, 
     ro.bits = o->bits;
     ro.group_size = o->group;
     ro.seed = o->seed;
+    ro.num_layers = o->num_layers;
     double t0 = now_s();
     fprintf(stderr, "Writing random %s weights for %s to %s ..\n", o->bits ? "quantized" : "bfloat16", config_path, *dir);
     int rc = lm_random_checkpoint_write(config_path, *dir, &ro);
@@ -279,6 +282,7 @@ static char *config_for_random(const char *model) {
 /* ---- trials ---- */
 
 typedef struct {
+    int num_layers;
     lm_model_cost cost;
     lm_roofline roof;
     int have_roof;
@@ -304,12 +308,15 @@ static shares shares_of(const context *c, double prompt_tps, double gen_tps) {
 static void print_trial_json(const bench_opts *o, const context *c, int trial, const lm_bench_result *r,
                              double rss_gb, double cpu_util) {
     shares s = shares_of(c, r->prompt_tps, r->generation_tps);
-    printf("{\"trial\": %d, \"model\": \"%s\", \"threads\": %d, \"bits\": %d, \"group_size\": %d, "
+    json_t *js = json_string(o->model);
+    char *model = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL; /* the path, quoted and escaped */
+    json_decref(js);
+    printf("{\"trial\": %d, \"model\": %s, \"num_layers\": %d, \"threads\": %d, \"bits\": %d, \"group_size\": %d, "
            "\"prompt_tokens\": %lld, \"generation_tokens\": %lld, \"batch_size\": %d, "
            "\"prompt_tps\": %.6g, \"generation_tps\": %.6g, \"peak_memory_gb\": %.6g, \"peak_rss_gb\": %.6g, "
            "\"weight_bytes\": %zu, \"weight_bytes_per_token\": %zu, \"matmul_params\": %.0f, \"total_params\": %.0f, "
            "\"decode_gbs\": %.6g, \"prefill_gflops\": %.6g",
-           trial, o->model, o->threads, o->bits, o->bits ? o->group : 0, (long long)r->prompt_tokens,
+           trial, model ? model : "null", c->num_layers, o->threads, o->bits, o->bits ? o->group : 0, (long long)r->prompt_tokens,
            (long long)r->generation_tokens, o->batch, r->prompt_tps, r->generation_tps, r->peak_memory_gb, rss_gb,
            c->cost.weight_bytes, c->cost.bytes_per_token, c->cost.matmul_params, c->cost.total_params, s.decode_gbs,
            s.prefill_gflops);
@@ -323,6 +330,7 @@ static void print_trial_json(const bench_opts *o, const context *c, int trial, c
                s.prefill_fma_share, c->roof.bf16_gflops_n, s.prefill_bf16_share);
     printf(", \"cpu_utilization\": %.6g, \"load_avg\": %.2f}\n", cpu_util, load_avg());
     fflush(stdout);
+    free(model);
 }
 
 static void print_summary(const context *c, const bench_opts *o, double prompt_tps, double gen_tps, double rss_gb,
@@ -403,8 +411,8 @@ static int run_model(const bench_opts *o) {
     memset(&c, 0, sizeof c);
     if (o->random) {
         if (!(config = config_for_random(o->model)) || make_random_checkpoint(config, o, &dir, &temporary)) goto out;
-    } else if (o->bits) {
-        mx_set_error("[bench] -q/--q-bits quantizes random weights: add --random-weights");
+    } else if (o->bits || o->num_layers) {
+        mx_set_error("[bench] -q/--q-bits and --num-layers shape random weights: add --random-weights");
         goto out;
     }
     lm_load_options lo = lm_load_options_default();
@@ -413,6 +421,7 @@ static int run_model(const bench_opts *o) {
     if (!(m = lm_model_load(dir ? dir : o->model, &lo))) goto out;
     double t_load = now_s() - t0;
     if (lm_model_cost_of(m, &c.cost)) goto out;
+    c.num_layers = lm_model_num_layers(m);
     if (!o->json)
         printf("Loaded %s (%s) in %.3f s\n", o->model, lm_model_type(m), t_load);
     if (o->ceilings) {
@@ -432,7 +441,7 @@ out:
 
 enum {
     O_MODEL = 256, O_THREADS, O_RANDOM, O_QGROUP, O_RANDOM_DIR, O_SEED, O_NO_WARMUP, O_SHORT_WARMUP, O_NO_CEIL, O_ROOF,
-    O_QUICK, O_JSON
+    O_QUICK, O_JSON, O_LAYERS
 };
 
 int cmd_bench(int argc, char **argv) {
@@ -443,12 +452,12 @@ int cmd_bench(int argc, char **argv) {
         {"random-weights", no_argument, 0, O_RANDOM},   {"q-bits", required_argument, 0, 'q'},
         {"q-group-size", required_argument, 0, O_QGROUP}, {"random-dir", required_argument, 0, O_RANDOM_DIR},
         {"seed", required_argument, 0, O_SEED},         {"no-warmup", no_argument, 0, O_NO_WARMUP},
-        {"short-warmup", no_argument, 0, O_SHORT_WARMUP},
+        {"short-warmup", no_argument, 0, O_SHORT_WARMUP}, {"num-layers", required_argument, 0, O_LAYERS},
         {"no-ceilings", no_argument, 0, O_NO_CEIL},     {"roofline", no_argument, 0, O_ROOF},
         {"quick", no_argument, 0, O_QUICK},             {"json", no_argument, 0, O_JSON},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
     };
-    bench_opts o = {NULL, NULL, 512, 1024, 1, 5, 0, 0, 0, 64, 1, 1, 0, 0, 0, 0, 0};
+    bench_opts o = {NULL, NULL, 512, 1024, 1, 5, 0, 0, 0, 64, 1, 1, 0, 0, 0, 0, 0, 0};
     int c, seed = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:g:b:n:q:h", opts, NULL)) != -1) {
@@ -467,6 +476,7 @@ int cmd_bench(int argc, char **argv) {
         case O_SEED: bad = parse_int(optarg, "--seed", 0, &seed); break;
         case O_NO_WARMUP: o.warmup = 0; break;
         case O_SHORT_WARMUP: o.short_warmup = 1; break;
+        case O_LAYERS: bad = parse_int(optarg, "--num-layers", 1, &o.num_layers); break;
         case O_NO_CEIL: o.ceilings = 0; break;
         case O_ROOF: o.roofline = 1; break;
         case O_QUICK: o.quick = 1; break;

@@ -227,6 +227,21 @@ int main(int argc, char **argv) {
         strbuf_free(&out);
     }
 
+    /* --num-layers keeps the first N decoder layers of a bigger config */
+    {
+        strbuf out = STRBUF_INIT;
+        /* 4-bit: the loader cannot read bf16 stacked experts yet (weights.c's lm_switch_load
+         * asks for "<prefix>.scales" where it means "<prefix>.weight") */
+        snprintf(cmd, sizeof cmd, "'%s' bench --model '%s' --num-layers 1 -q 4 -p 8 -g 2 -n 1 --threads 1 --no-ceilings --json "
+                 "2>/dev/null", bin, moe);
+        CHECK(run(cmd, &out) == 0);
+        json_t *j = NULL;
+        CHECK(json_lines(out.data ? out.data : "", &j) == 1);
+        if (j) CHECK(num(j, "num_layers") == 1 && num(j, "generation_tokens") == 2);
+        json_decref(j);
+        strbuf_free(&out);
+    }
+
     /* the roofline alone */
     {
         strbuf out = STRBUF_INIT;

@@ -20,7 +20,7 @@
 #include "lm/models/model_impl.h"
 
 lm_random_options lm_random_options_default(void) {
-    lm_random_options o = {0, 64, 0, 0.02};
+    lm_random_options o = {0, 64, 0, 0.02, 0};
     return o;
 }
 
@@ -331,6 +331,17 @@ int lm_random_checkpoint_write(const char *config_path, const char *out_dir, con
     }
     json_object_del(src, "quantization");
     json_object_del(src, "quantization_config");
+    if (o.num_layers > 0) {
+        json_t *tc = json_object_get(src, "text_config");
+        json_t *dst = json_is_object(tc) && json_object_get(tc, "num_hidden_layers") ? tc : src;
+        json_t *lt = json_object_get(dst, "layer_types"); /* per-layer lists must match the count */
+        if (json_is_array(lt) && (int)json_array_size(lt) > o.num_layers)
+            while ((int)json_array_size(lt) > o.num_layers) json_array_remove(lt, json_array_size(lt) - 1);
+        if (json_object_set_new(dst, "num_hidden_layers", json_integer(o.num_layers))) {
+            json_decref(src);
+            return mx_set_error("[bench] out of memory");
+        }
+    }
     /* the plain config first, so that the loader's own parser reads it */
     lm_model m;
     memset(&m, 0, sizeof m);
@@ -346,7 +357,7 @@ int lm_random_checkpoint_write(const char *config_path, const char *out_dir, con
         mx_set_error("[bench] out of memory");
         goto out;
     }
-    if (write_config(src, w.qcfg, &(lm_random_options){0, 64, 0, 0}, out_dir)) goto out;
+    if (write_config(src, w.qcfg, &(lm_random_options){0, 64, 0, 0, 0}, out_dir)) goto out;
     if (lm_config_load(out_dir, &m.cfg)) goto out;
     have_cfg = 1;
     if (lm_arch_setup(&m)) goto out;
