@@ -153,8 +153,16 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
  * (a decode token of a 1B model converts a few MB), and the scalar loops were 3% of decode.
  * Blocks of 16 with a fixed trip count and no branches are what GCC's -O2 cost model
  * vectorizes; the tail goes through the scalar conversions. Results are bit-identical to
- * mx_bf16_to_f32 / mx_f32_to_bf16 (round to nearest even, NaN stays a quiet NaN). */
-static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
+ * mx_bf16_to_f32 / mx_f32_to_bf16 (round to nearest even, NaN stays a quiet NaN).
+ * target_clones adds AVX-512 and AVX2 copies picked at load time (baseline x86-64 only has
+ * 16-byte vectors); not under the sanitizers, whose builds need no ifunc resolvers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CONVERT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CONVERT_CLONES
+#endif
+
+CONVERT_CLONES static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
     const uint16_t *s = src;
     float *d = dst;
     int64_t i = 0;
@@ -166,7 +174,7 @@ static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
     for (; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
 }
 
-static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
+CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
     const float *s = src;
     uint16_t *d = dst;
     int64_t i = 0;
