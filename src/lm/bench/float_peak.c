@@ -160,6 +160,8 @@ static double measure(kernel_fn f, double flops_per_iter, int threads, double se
         used = omp_get_num_threads();
     }
     dt = now_s() - t0;
+    (void)sink;
+    (void)threads; /* unused when built without OpenMP */
     return flops_per_iter * (double)n * used / dt / 1e9;
 }
 

@@ -13,6 +13,7 @@
 #include "cmlx/lm_bench.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #else
@@ -38,8 +39,10 @@ static int path_supported(lm_int8_path p) {
     switch (p) {
     case LM_INT8_AVX512_VNNI:
         return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
-    case LM_INT8_AVX_VNNI:
-        return __builtin_cpu_supports("avxvnni") != 0;
+    case LM_INT8_AVX_VNNI: { /* CPUID.(7,1):EAX bit 4 (older compilers lack the builtin's name) */
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        return __builtin_cpu_supports("avx2") && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+    }
     case LM_INT8_AVX2:
         return __builtin_cpu_supports("avx2") != 0;
     default:
@@ -223,5 +226,6 @@ double lm_bench_int8_peak(lm_int8_path path, int threads, double seconds) {
         used = omp_get_num_threads();
     }
     dt = now_s() - t0;
+    (void)sink;
     return 2.0 * macs_per_iter() * (double)n * used / dt / 1e9;
 }
