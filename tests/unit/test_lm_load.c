@@ -135,6 +135,64 @@ static void test_gemma3_multimodal_layout(const char *shared) {
     lm_model_free(b);
 }
 
+/* mlx-lm stores float MoE experts stacked under switch_mlp: such a checkpoint must compute
+ * exactly as the Hugging Face layout it came from (one tensor per expert). */
+static void test_stacked_float_experts(const char *shared) {
+    char src[512], path[1100];
+    snprintf(src, sizeof src, "%s/models/qwen3_moe-tiny", shared);
+    copy_config(src);
+    snprintf(path, sizeof path, "%s/model.safetensors", src);
+    mx_safetensors *st = mx_safetensors_open(path);
+    CHECK(st != NULL);
+    if (!st) return;
+    int count = mx_safetensors_count(st), k = 0;
+    char **names = calloc((size_t)count, sizeof *names);
+    mx_array **arrays = calloc((size_t)count, sizeof *arrays);
+    mx_pool *pool = mx_pool_begin();
+    const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+    for (int i = 0; i < count; i++) {
+        const char *nm = mx_safetensors_name(st, i);
+        if (strstr(nm, ".mlp.experts.")) continue;
+        names[k] = strdup(nm);
+        arrays[k++] = mx_safetensors_get(st, nm);
+    }
+    for (int l = 0; l < 3; l++)
+        for (int j = 0; j < 3; j++) {
+            mx_array *parts[8];
+            for (int e = 0; e < 8; e++) {
+                char nm[256];
+                snprintf(nm, sizeof nm, "model.layers.%d.mlp.experts.%d.%s.weight", l, e, proj[j]);
+                parts[e] = mx_safetensors_get(st, nm);
+            }
+            names[k] = malloc(128);
+            snprintf(names[k], 128, "model.layers.%d.mlp.switch_mlp.%s.weight", l, proj[j]);
+            arrays[k++] = mx_stack((const mx_array *const *)parts, 8, 0);
+        }
+    snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+    CHECK(mx_safetensors_save(path, (const char *const *)names, arrays, k, NULL, NULL, 0) == 0);
+    mx_pool_end(pool);
+    for (int i = 0; i < k; i++) free(names[i]);
+    free(names);
+    free(arrays);
+    mx_safetensors_close(st);
+    lm_load_options o = lm_load_options_default();
+    o.dtype = MX_FLOAT32;
+    lm_model *a = lm_model_load(src, &o), *b = lm_model_load(tmpdir, &o);
+    CHECK(a && b);
+    if (a && b) {
+        int32_t ids[5] = {7, 99, 300, 12, 4};
+        mx_pool *p = mx_pool_begin();
+        mx_array *t = mx_array_from_data(ids, (int64_t[]){1, 5}, 2, MX_INT32);
+        float va[5 * 512], vb[5 * 512];
+        CHECK(mx_read(lm_model_forward(a, t, NULL), MX_FLOAT32, va) == 0);
+        CHECK(mx_read(lm_model_forward(b, t, NULL), MX_FLOAT32, vb) == 0);
+        CHECK(memcmp(va, vb, sizeof va) == 0);
+        mx_pool_end(p);
+    }
+    lm_model_free(a);
+    lm_model_free(b);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cmlx_test_lm_load_XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
@@ -188,6 +246,7 @@ int main(void) {
         }
     }
     if (shared) test_gemma3_multimodal_layout(shared);
+    if (shared) test_stacked_float_experts(shared);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -137,6 +137,7 @@ int lm_switch_load(lm_model *m, const char *stacked_prefix, const char *expert_f
             s->l.weight = lm_weight(m, name, ws, 3);
             return s->l.weight && s->l.scales && (s->l.biases || s->l.mode != MX_QUANT_AFFINE) ? 0 : -1;
         }
+        snprintf(name, sizeof name, "%s.weight", stacked_prefix);
         s->l.weight = lm_weight(m, name, (int64_t[]){num_experts, out, in}, 3);
         return s->l.weight ? 0 : -1;
     }
