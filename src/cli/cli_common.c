@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/strbuf.h"
+#include "util/file.h"
 
 int cli_fail(const char *cmd, const char *msg) {
     fprintf(stderr, "cmlx %s: %s\n", cmd, msg ? msg : mx_last_error());
@@ -20,19 +20,7 @@ int cli_parse_dtype(const char *s, mx_dtype *t) {
     return 0;
 }
 
-char *cli_read_stdin(void) {
-    strbuf sb = STRBUF_INIT;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
-        if (strbuf_append(&sb, buf, n)) return NULL;
-    if (ferror(stdin)) {
-        strbuf_free(&sb);
-        mx_set_error("cannot read standard input");
-        return NULL;
-    }
-    return strbuf_detach(&sb, NULL);
-}
+char *cli_read_stdin(void) { return util_read_stream(stdin, "standard input", NULL); }
 
 char *cli_messages_json(const char *system_prompt, const char *user) {
     json_t *msgs = json_array();

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/batch.h"
 #include "backend/cpu/arch/cpu_features.h"
 #include "backend/cpu/arch/gemm_b16.h"
 #include "backend/cpu/chunk.h"
@@ -225,21 +226,6 @@ static int gemm(const gemm_job *g, const char *op) {
     return 0;
 }
 
-/* Offset (elements) of matrix number `flat` of x's batch (x.shape[:-2], row-major). */
-static int64_t batch_offset(const mx_array *x, int64_t flat) {
-    int64_t off = 0;
-    for (int d = x->ndim - 3; d >= 0; d--) {
-        off += (flat % x->shape[d]) * x->strides[d];
-        flat /= x->shape[d];
-    }
-    return off;
-}
-
-static int64_t batch_count(const mx_array *x) {
-    int64_t n = 1;
-    for (int d = 0; d < x->ndim - 2; d++) n *= x->shape[d];
-    return n;
-}
 
 /* Offset of operand x for output batch element `flat` when x's batch broadcasts to out's. */
 static int64_t broadcast_batch_offset(const mx_array *x, const mx_array *out, int64_t flat) {
@@ -297,7 +283,7 @@ static int run_products(const mx_kernel_ctx *ctx, const char *op, const int64_t 
         mx_set_error("[%s] out of memory for a %lld x %lld result", op, (long long)rows_per_call, (long long)N);
         return -1;
     }
-    int64_t na = batch_count(a), nb = batch_count(b);
+    int64_t na = cpu_batch_count(a), nb = cpu_batch_count(b);
     int rc = 0;
     for (int64_t i = 0; i < calls && rc == 0; i++) {
         int64_t aoff, boff;
@@ -308,8 +294,8 @@ static int run_products(const mx_kernel_ctx *ctx, const char *op, const int64_t 
                 rc = -1;
                 break;
             }
-            aoff = batch_offset(a, idx_a[i]);
-            boff = batch_offset(b, idx_b[i]);
+            aoff = cpu_batch_offset(a, idx_a[i]);
+            boff = cpu_batch_offset(b, idx_b[i]);
         } else {
             aoff = broadcast_batch_offset(a, out, i);
             boff = broadcast_batch_offset(b, out, i);

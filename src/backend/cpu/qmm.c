@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/batch.h"
 #include "backend/cpu/arch/cpu_features.h"
 #include "backend/cpu/arch/qmv.h"
 #include "backend/cpu/chunk.h"
@@ -367,21 +368,6 @@ static void load_x(const mx_array *x, int64_t off, int64_t M, int64_t K, float *
     }
 }
 
-/* Offset (elements) of matrix number `flat` of x's batch (x.shape[:-2], row-major). */
-static int64_t batch_offset(const mx_array *x, int64_t flat) {
-    int64_t off = 0;
-    for (int d = x->ndim - 3; d >= 0; d--) {
-        off += (flat % x->shape[d]) * x->strides[d];
-        flat /= x->shape[d];
-    }
-    return off;
-}
-
-static int64_t batch_count(const mx_array *x) {
-    int64_t n = 1;
-    for (int d = 0; d < x->ndim - 2; d++) n *= x->shape[d];
-    return n;
-}
 
 /* Flat batch index into x's batch for output batch element `flat` (x's batch broadcasts). */
 static int64_t broadcast_batch_index(const mx_array *x, const mx_array *out, int64_t flat) {
@@ -473,7 +459,7 @@ int cpu_quantized_matmul(const mx_kernel_ctx *c) {
     }
     for (int64_t i = 0; i < nprod && rc == 0; i++) {
         const mx_array *xa = in.x;
-        int64_t xoff = batch_offset(xa, broadcast_batch_index(xa, out, i));
+        int64_t xoff = cpu_batch_offset(xa, broadcast_batch_index(xa, out, i));
         load_x(xa, xoff, M, K, x);
         qmat q = matrix_at(&in, broadcast_batch_index(in.w, out, i));
         float *dst = y ? y : (float *)mx_array_ptr(out) + i * M * N;
@@ -499,7 +485,7 @@ int cpu_gather_qmm(const mx_kernel_ctx *c) {
     int first_idx = p->mode == MX_QUANT_AFFINE ? 4 : 3;
     int nbd = out->ndim - 2;
     int64_t M = out->shape[out->ndim - 2], N = out->shape[out->ndim - 1], K = in.q.k;
-    int64_t nprod = out->size / (M * N), nx = batch_count(in.x), nw = batch_count(in.w);
+    int64_t nprod = out->size / (M * N), nx = cpu_batch_count(in.x), nw = cpu_batch_count(in.w);
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)(2 * nprod));
     float *x = malloc(sizeof(float) * (size_t)max64(nprod * M * K, 1));
     float *y = out->dtype == MX_FLOAT32 ? NULL : malloc(sizeof(float) * (size_t)(nprod * M * N));
@@ -522,7 +508,7 @@ int cpu_gather_qmm(const mx_kernel_ctx *c) {
     for (int64_t i0 = 0; i0 < nprod && rc == 0;) {
         int64_t i1 = i0 + 1;
         while (i1 < nprod && idx[nprod + i1] == idx[nprod + i0]) i1++;
-        for (int64_t i = i0; i < i1; i++) load_x(in.x, batch_offset(in.x, idx[i]), M, K, x + (i - i0) * M * K);
+        for (int64_t i = i0; i < i1; i++) load_x(in.x, cpu_batch_offset(in.x, idx[i]), M, K, x + (i - i0) * M * K);
         qmat q = matrix_at(&in, idx[nprod + i0]);
         float *dst = y ? y : (float *)mx_array_ptr(out) + i0 * M * N;
         rc = qmm_product(&q, x, (i1 - i0) * M, dst);

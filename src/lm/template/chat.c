@@ -12,6 +12,7 @@
 #include "cmlx/error.h"
 #include "cmlx/lm_template.h"
 #include "lm/template/json.h"
+#include "util/file.h"
 #include "util/strbuf.h"
 
 typedef struct named_template {
@@ -27,28 +28,6 @@ struct lm_chat_template {
     char *fixed_now;
 };
 
-static char *read_file(const char *path, int *missing) {
-    *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) *missing = 1;
-        else mx_set_error("cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf sb = STRBUF_INIT;
-    char buf[65536];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) strbuf_append(&sb, buf, k);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        strbuf_free(&sb);
-        mx_set_error("error reading %s", path);
-        return NULL;
-    }
-    if (!sb.data) strbuf_reserve(&sb, 1);
-    return strbuf_detach(&sb, NULL);
-}
 
 /* Adds origin to the message of a failed compile. */
 static int compile_failed(const char *name, const char *origin) {
@@ -159,7 +138,7 @@ static int build_special(lm_chat_template *t, json_t **slots) {
 static json_t *load_json(const char *dir, const char *name, int *missing) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = read_file(path, missing);
+    char *text = util_read_file(path, NULL, missing);
     if (!text) return NULL;
     json_error_t err;
     /* integers are read as reals: configs hold values beyond int64 (model_max_length
@@ -184,7 +163,7 @@ static int load_additional(lm_chat_template *t, const char *dir) {
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
         snprintf(name, sizeof name, "%.*s", (int)(n - 6), e->d_name);
         int missing;
-        char *src = read_file(file, &missing);
+        char *src = util_read_file(file, NULL, &missing);
         if (!src) {
             rc = -1;
             break;
@@ -213,7 +192,7 @@ lm_chat_template *lm_chat_template_load(const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
     int jinja_missing;
-    char *jinja = rc ? NULL : read_file(path, &jinja_missing);
+    char *jinja = rc ? NULL : util_read_file(path, NULL, &jinja_missing);
     if (!rc && !jinja && !jinja_missing) rc = -1;
     if (!rc && jinja) {
         rc = add_template(t, "default", jinja, path);

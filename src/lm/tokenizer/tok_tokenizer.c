@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cmlx/error.h"
+#include "util/file.h"
 #include "lm/tokenizer/tok_internal.h"
 
 void lm_tokenizer_free(lm_tokenizer *t) {
@@ -211,25 +212,6 @@ static int llama_style(const char *cls) {
     return 0;
 }
 
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mx_set_error("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf sb = STRBUF_INIT;
-    char buf[65536];
-    size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0) strbuf_append(&sb, buf, r);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        strbuf_free(&sb);
-        mx_set_error("%s: read error", path);
-        return NULL;
-    }
-    return strbuf_detach(&sb, NULL);
-}
 
 static int load_configs(lm_tokenizer *t, const char *dir) {
     char path[4096];
@@ -264,7 +246,7 @@ static int load_configs(lm_tokenizer *t, const char *dir) {
         cfg = NULL;
     }
     snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-    if (!t->chat_template && file_exists(path) && !(t->chat_template = read_text_file(path))) return -1;
+    if (!t->chat_template && file_exists(path) && !(t->chat_template = util_read_file(path, NULL, NULL))) return -1;
     t->bos_id = t->bos_token ? lm_tokenizer_token_to_id(t, t->bos_token) : -1;
     t->eos_id = t->eos_token ? lm_tokenizer_token_to_id(t, t->eos_token) : -1;
     t->pad_id = t->pad_token ? lm_tokenizer_token_to_id(t, t->pad_token) : -1;
