@@ -39,12 +39,33 @@ void mx_broadcast_strides(const mx_array *a, int out_ndim, const int64_t *out_sh
     }
 }
 
+/* dst holds one element of `size` bytes: repeat it to fill n elements, doubling the copied
+ * block each time (log2(n) memcpy calls instead of one conversion call per element). */
+static void fill_repeat(char *dst, size_t size, int64_t n) {
+    int64_t have = 1;
+    while (have < n) {
+        int64_t m = have < n - have ? have : n - have;
+        memcpy(dst + have * (int64_t)size, dst, (size_t)m * size);
+        have += m;
+    }
+}
+
 void mx_copy_strided(const mx_array *a, mx_dtype dt, void *dst, int64_t start, int64_t count) {
     if (count <= 0) return;
     const char *src = mx_array_ptr(a);
     size_t ss = mx_dtype_size(a->dtype), ds = mx_dtype_size(dt);
     if (a->flags & MX_FLAG_ROW_CONTIG) {
         mx_convert(src + start * (int64_t)ss, a->dtype, dst, dt, count);
+        return;
+    }
+    /* One element broadcast everywhere (mx_zeros / mx_full make their result this way, e.g.
+     * each 256-position growth of the KV cache): convert it once and replicate. */
+    int one_element = 1;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->strides[d] != 0 && a->shape[d] != 1) one_element = 0;
+    if (one_element) {
+        mx_convert(src, a->dtype, dst, dt, 1);
+        fill_repeat(dst, ds, count);
         return;
     }
     mx_nditer it;
@@ -61,6 +82,9 @@ void mx_copy_strided(const mx_array *a, mx_dtype dt, void *dst, int64_t start, i
         if (run > count - done) run = count - done;
         if (istride == 1) {
             mx_convert(src + it.off * (int64_t)ss, a->dtype, out + done * (int64_t)ds, dt, run);
+        } else if (istride == 0) { /* a row broadcast along the innermost axis */
+            mx_convert(src + it.off * (int64_t)ss, a->dtype, out + done * (int64_t)ds, dt, 1);
+            fill_repeat(out + done * (int64_t)ds, ds, run);
         } else if (dt == a->dtype) {
             for (int64_t k = 0; k < run; k++)
                 memcpy(out + (done + k) * (int64_t)ds, src + (it.off + k * istride) * (int64_t)ss, ss);
