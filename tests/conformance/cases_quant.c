@@ -394,7 +394,8 @@ static unsigned ref_e4m3(double x) {
     if (a >= 480) return sign | 0x7e;
     unsigned best = 0;
     double bd = INFINITY;
-    for (unsigned code = 0; code < 128; code++) {
+    /* 0x7f is NaN in E4M3 (no infinities): values past 448 saturate to 0x7e */
+    for (unsigned code = 0; code < 127; code++) {
         double d = fabs(e4m3(code) - a);
         if (d < bd || (d == bd && !(code & 1))) bd = d, best = code;
     }
