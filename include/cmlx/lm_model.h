@@ -108,6 +108,9 @@ void lm_cache_metadata_free(lm_cache_metadata *md);
 /* Logits [B, T, vocab] (lazy) for int32 token ids [B, T], continuing from the cache's
  * state and appending to it. cache may be NULL (no history). */
 mx_array *lm_model_forward(lm_model *m, const mx_array *tokens, lm_cache *cache);
+/* The same pass, returning only the last position's logits [B, 1, vocab]: what generation
+ * needs, without running the LM head over every prompt position. */
+mx_array *lm_model_forward_last(lm_model *m, const mx_array *tokens, lm_cache *cache);
 
 #ifdef __cplusplus
 }

@@ -154,6 +154,20 @@ int main(int argc, char **argv) {
     else result(0, "prefill", "%s", mx_last_error());
     free(g);
 
+    /* 1b. only the last position's logits (what generation asks for) */
+    {
+        mx_array *tok = mx_array_from_data(ids, (int64_t[]){1, n_ids}, 2, MX_INT32);
+        mx_array *lg = lm_model_forward_last(m, tok, NULL);
+        float *last = malloc((size_t)vocab * sizeof *last);
+        if (lg && last && mx_dim(lg, 1) == 1 && mx_read(lg, MX_FLOAT32, last) == 0)
+            compare("last-position logits", last, rlog, margin, n_ids - 1, 1, vocab);
+        else
+            result(0, "last-position logits", "%s", mx_last_error());
+        free(last);
+        mx_free(lg);
+        mx_free(tok);
+    }
+
     /* 2. token by token through the cache */
     lm_cache *c = lm_cache_new(m, NULL);
     float *all = malloc((size_t)n_logits * sizeof *all);

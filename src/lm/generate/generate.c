@@ -46,9 +46,7 @@ static void set_kept(mx_array **slot, mx_array *a) {
 static mx_array *step(stepper *s, const mx_array *tokens) {
     mx_pool *pool = mx_pool_begin();
     if (!pool) return NULL;
-    mx_array *logits = lm_model_forward(s->m, tokens, s->cache);
-    int64_t t = mx_dim(logits, 1);
-    logits = mx_squeeze(mx_slice_axis(logits, 1, t - 1, t), (int[]){1}, 1);
+    mx_array *logits = mx_squeeze(lm_model_forward_last(s->m, tokens, s->cache), (int[]){1}, 1);
     if (s->history) set_kept(&s->history, mx_concatenate((const mx_array *[]){s->history, tokens}, 2, 1));
     mx_array *key = NULL;
     if (s->key) {

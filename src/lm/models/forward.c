@@ -106,7 +106,7 @@ static mx_array *moe(const lm_model *m, const lm_layer *L, const mx_array *x) {
     return mx_sum(mx_multiply(d, w), (int[]){-2}, 1, 0);
 }
 
-mx_array *lm_model_forward(lm_model *m, const mx_array *tokens, lm_cache *cache) {
+static mx_array *forward(lm_model *m, const mx_array *tokens, lm_cache *cache, int last_only) {
     if (!m || !tokens) return NULL;
     if (mx_ndim(tokens) != 2) {
         mx_set_error("[forward] tokens must be [batch, length], got %d dimensions", mx_ndim(tokens));
@@ -132,10 +132,24 @@ mx_array *lm_model_forward(lm_model *m, const mx_array *tokens, lm_cache *cache)
             h = mx_add(h, L->moe ? moe(m, L, n2) : mlp(m, L, n2));
         }
     }
+    /* Generation needs only the last position's logits: the head (vocab x hidden, the
+     * largest product of a prompt chunk) then runs on one row instead of all of them. */
+    if (last_only && h) {
+        int64_t t = mx_dim(h, 1);
+        h = mx_slice_axis(h, 1, t - 1, t);
+    }
     h = norm(m, h, m->final_norm);
     mx_array *logits = lm_linear_forward(&m->lm_head, h);
     if (c->final_softcap > 0)
         logits = mx_multiply_scalar(mx_tanh(mx_divide_scalar(logits, c->final_softcap)), c->final_softcap);
     if (cache && logits) cache->offset += mx_dim(tokens, 1);
     return mx_pool_end_keep(pool, logits);
+}
+
+mx_array *lm_model_forward(lm_model *m, const mx_array *tokens, lm_cache *cache) {
+    return forward(m, tokens, cache, 0);
+}
+
+mx_array *lm_model_forward_last(lm_model *m, const mx_array *tokens, lm_cache *cache) {
+    return forward(m, tokens, cache, 1);
 }
