@@ -8,87 +8,56 @@
 #include "core/array_impl.h"
 #include "test.h"
 
-static int expect(mx_array *a, const int64_t *shape, int ndim, const double *want, const char *what) {
-    if (!a) return CHECK_MSG(0, "%s: NULL (%s)", what, mx_last_error());
-    if (mx_ndim(a) != ndim) return CHECK_MSG(0, "%s: ndim %d, want %d", what, mx_ndim(a), ndim);
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (mx_dim(a, i) != shape[i])
-            return CHECK_MSG(0, "%s: dim %d is %lld, want %lld", what, i, (long long)mx_dim(a, i), (long long)shape[i]);
-        n *= shape[i];
-    }
-    double *got = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    if (mx_read(a, MX_FLOAT64, got)) {
-        free(got);
-        return CHECK_MSG(0, "%s: eval failed: %s", what, mx_last_error());
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (got[i] != want[i]) {
-            CHECK_MSG(0, "%s: element %lld is %g, want %g", what, (long long)i, got[i], want[i]);
-            free(got);
-            return 0;
-        }
-    free(got);
-    return CHECK_MSG(1, "%s", what);
-}
 
-static mx_array *iota(const int64_t *shape, int ndim, mx_dtype t) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return mx_reshape(mx_arange(0, (double)n, 1, t), shape, ndim);
-}
 
 /* Integer array of dtype t (inside a pool: both arrays belong to it). */
 static mx_array *ints(const int64_t *v, int64_t n, mx_dtype t) {
     return mx_astype(mx_array_from_data(v, (int64_t[]){n}, 1, MX_INT64), t);
 }
 
-static int error_has(const char *s) {
-    return CHECK_MSG(strstr(mx_last_error(), s) != NULL, "error \"%s\" lacks \"%s\"", mx_last_error(), s);
-}
 
 static void test_slice_update(void) {
     mx_pool *p = mx_pool_begin();
-    mx_array *a = iota((int64_t[]){3, 4}, 2, MX_FLOAT32);
-    mx_array *u = mx_negative(mx_add_scalar(iota((int64_t[]){2, 2}, 2, MX_FLOAT32), 1));
-    expect(mx_slice_update(a, u, (int64_t[]){1, 1}, (int64_t[]){3, 3}, NULL, 2), (int64_t[]){3, 4}, 2,
+    mx_array *a = test_iota((int64_t[]){3, 4}, 2, MX_FLOAT32);
+    mx_array *u = mx_negative(mx_add_scalar(test_iota((int64_t[]){2, 2}, 2, MX_FLOAT32), 1));
+    test_expect(mx_slice_update(a, u, (int64_t[]){1, 1}, (int64_t[]){3, 3}, NULL, 2), (int64_t[]){3, 4}, 2,
            (double[]){0, 1, 2, 3, 4, -1, -2, 7, 8, -3, -4, 11}, "slice_update block");
     /* a is unchanged (it is still held, so nothing was donated) */
-    expect(a, (int64_t[]){3, 4}, 2, (double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, "a kept");
+    test_expect(a, (int64_t[]){3, 4}, 2, (double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, "a kept");
     /* broadcast scalar and row, stepped and negative-stepped slices */
-    expect(mx_slice_update(a, mx_scalar(9, MX_INT32), (int64_t[]){0, 0}, (int64_t[]){3, 4}, (int64_t[]){2, 3}, 2),
+    test_expect(mx_slice_update(a, mx_scalar(9, MX_INT32), (int64_t[]){0, 0}, (int64_t[]){3, 4}, (int64_t[]){2, 3}, 2),
            (int64_t[]){3, 4}, 2, (double[]){9, 1, 2, 9, 4, 5, 6, 7, 9, 9, 10, 9}, "slice_update stepped scalar");
-    expect(mx_slice_update(a, ints((int64_t[]){70, 80}, 2, MX_INT8), (int64_t[]){-1, 3},
+    test_expect(mx_slice_update(a, ints((int64_t[]){70, 80}, 2, MX_INT8), (int64_t[]){-1, 3},
                            (int64_t[]){INT64_MIN, 0}, (int64_t[]){-1, -2}, 2),
            (int64_t[]){3, 4}, 2, (double[]){0, 80, 2, 70, 4, 80, 6, 70, 8, 80, 10, 70}, "slice_update negative steps");
     /* strided a and strided update */
     mx_array *at = mx_transpose(a, NULL, 0); /* 4x3 */
     mx_array *ut = mx_transpose(u, NULL, 0);
-    expect(mx_slice_update(at, ut, (int64_t[]){0, 0}, (int64_t[]){2, 2}, NULL, 2), (int64_t[]){4, 3}, 2,
+    test_expect(mx_slice_update(at, ut, (int64_t[]){0, 0}, (int64_t[]){2, 2}, NULL, 2), (int64_t[]){4, 3}, 2,
            (double[]){-1, -3, 8, -2, -4, 9, 2, 6, 10, 3, 7, 11}, "slice_update strided");
     /* empty slice: a copy of a */
-    expect(mx_slice_update(a, mx_scalar(1, MX_FLOAT32), (int64_t[]){2, 0}, (int64_t[]){2, 4}, NULL, 2),
+    test_expect(mx_slice_update(a, mx_scalar(1, MX_FLOAT32), (int64_t[]){2, 0}, (int64_t[]){2, 4}, NULL, 2),
            (int64_t[]){3, 4}, 2, (double[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, "slice_update empty");
     /* bool and 16-bit floats, exact */
     mx_array *bz = mx_zeros((int64_t[]){5}, 1, MX_BOOL);
-    expect(mx_slice_update(bz, mx_scalar(1, MX_BOOL), (int64_t[]){1}, (int64_t[]){5}, (int64_t[]){2}, 1),
+    test_expect(mx_slice_update(bz, mx_scalar(1, MX_BOOL), (int64_t[]){1}, (int64_t[]){5}, (int64_t[]){2}, 1),
            (int64_t[]){5}, 1, (double[]){0, 1, 0, 1, 0}, "slice_update bool");
     mx_array *h = mx_full((int64_t[]){4}, 1, 0.1, MX_BFLOAT16);
     mx_array *hu = mx_slice_update(h, mx_full((int64_t[]){1}, 1, 3.140625, MX_BFLOAT16), (int64_t[]){2},
                                    (int64_t[]){3}, NULL, 1);
     double h01 = mx_item_double(mx_slice_axis(h, 0, 0, 1));
-    expect(hu, (int64_t[]){4}, 1, (double[]){h01, h01, 3.140625, h01}, "slice_update bfloat16");
+    test_expect(hu, (int64_t[]){4}, 1, (double[]){h01, h01, 3.140625, h01}, "slice_update bfloat16");
     CHECK(mx_array_dtype(hu) == MX_BFLOAT16);
     /* errors */
     CHECK(mx_slice_update(a, u, (int64_t[]){0, 0}, (int64_t[]){3, 3}, NULL, 2) == NULL);
-    error_has("[slice_update] update float32[2, 2] cannot be broadcast to the slice shape (3, 3) of float32[3, 4]");
+    test_error_has("[slice_update] update float32[2, 2] cannot be broadcast to the slice shape (3, 3) of float32[3, 4]");
     CHECK(mx_slice_update(a, u, (int64_t[]){0}, (int64_t[]){3}, NULL, 1) == NULL);
-    error_has("[slice_update] 1 slice bounds given for an array with 2 dimensions");
+    test_error_has("[slice_update] 1 slice bounds given for an array with 2 dimensions");
     CHECK(mx_slice_update(a, u, (int64_t[]){0, 0}, (int64_t[]){2, 2}, (int64_t[]){1, 0}, 2) == NULL);
-    error_has("[slice_update] slice step of axis 1 is 0");
+    test_error_has("[slice_update] slice step of axis 1 is 0");
     mx_array *u3 = mx_reshape(u, (int64_t[]){1, 2, 2}, 3);
     CHECK(mx_slice_update(a, u3, (int64_t[]){1, 1}, (int64_t[]){3, 3}, NULL, 2) == NULL);
-    error_has("cannot be broadcast");
+    test_error_has("cannot be broadcast");
     mx_pool_end(p);
 }
 
@@ -113,7 +82,7 @@ static void test_slice_update_donates(void) {
               mx_get_peak_memory(), before);
     mx_pool *p = mx_pool_begin();
     mx_array *win = mx_slice(next, (int64_t[]){0, 2, 9, 5}, (int64_t[]){1, 3, 14, 6}, NULL, 4);
-    expect(win, (int64_t[]){1, 1, 5, 1}, 4, (double[]){0, 1, 1, 1, 0}, "updated window");
+    test_expect(win, (int64_t[]){1, 1, 5, 1}, 4, (double[]){0, 1, 1, 1, 0}, "updated window");
     mx_pool_end(p);
     /* a view of the result is alive: the next update must copy, leaving the view intact */
     mx_array *view = mx_slice_axis(next, 2, 10, 11);
@@ -135,51 +104,51 @@ static void test_slice_update_donates(void) {
 
 static void test_take(void) {
     mx_pool *p = mx_pool_begin();
-    mx_array *a = iota((int64_t[]){3, 4}, 2, MX_INT32);
+    mx_array *a = test_iota((int64_t[]){3, 4}, 2, MX_INT32);
     mx_dtype idx_types[] = {MX_UINT8, MX_UINT16, MX_UINT32, MX_UINT64, MX_INT8, MX_INT16, MX_INT32, MX_INT64};
     for (int i = 0; i < 8; i++) {
         mx_array *ix = ints((int64_t[]){2, 0, 2}, 3, idx_types[i]);
-        expect(mx_take(a, ix, 0), (int64_t[]){3, 4}, 2, (double[]){8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11},
+        test_expect(mx_take(a, ix, 0), (int64_t[]){3, 4}, 2, (double[]){8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11},
                mx_dtype_name(idx_types[i]));
     }
     mx_array *neg = ints((int64_t[]){-1, 1, -4}, 3, MX_INT64);
-    expect(mx_take(a, neg, 1), (int64_t[]){3, 3}, 2, (double[]){3, 1, 0, 7, 5, 4, 11, 9, 8}, "take negative axis 1");
-    expect(mx_gather(a, neg, -1), (int64_t[]){3, 3}, 2, (double[]){3, 1, 0, 7, 5, 4, 11, 9, 8}, "gather alias");
+    test_expect(mx_take(a, neg, 1), (int64_t[]){3, 3}, 2, (double[]){3, 1, 0, 7, 5, 4, 11, 9, 8}, "take negative axis 1");
+    test_expect(mx_gather(a, neg, -1), (int64_t[]){3, 3}, 2, (double[]){3, 1, 0, 7, 5, 4, 11, 9, 8}, "gather alias");
     /* 2-D indices and 0-d indices */
     mx_array *ix2 = mx_reshape(ints((int64_t[]){0, 2, 1, 1}, 4, MX_INT32), (int64_t[]){2, 2}, 2);
-    expect(mx_take(a, ix2, 0), (int64_t[]){2, 2, 4}, 3,
+    test_expect(mx_take(a, ix2, 0), (int64_t[]){2, 2, 4}, 3,
            (double[]){0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 4, 5, 6, 7}, "take 2-d indices");
-    expect(mx_take(a, ix2, 1), (int64_t[]){3, 2, 2}, 3, (double[]){0, 2, 1, 1, 4, 6, 5, 5, 8, 10, 9, 9},
+    test_expect(mx_take(a, ix2, 1), (int64_t[]){3, 2, 2}, 3, (double[]){0, 2, 1, 1, 4, 6, 5, 5, 8, 10, 9, 9},
            "take 2-d indices axis 1");
-    expect(mx_take(a, mx_scalar_int(-2, MX_INT16), 0), (int64_t[]){4}, 1, (double[]){4, 5, 6, 7}, "take 0-d");
+    test_expect(mx_take(a, mx_scalar_int(-2, MX_INT16), 0), (int64_t[]){4}, 1, (double[]){4, 5, 6, 7}, "take 0-d");
     /* strided a, strided indices */
     mx_array *at = mx_transpose(a, NULL, 0);
     mx_array *six = mx_slice(ints((int64_t[]){3, 9, 0, 9, 2}, 5, MX_UINT8), (int64_t[]){0}, (int64_t[]){5},
                              (int64_t[]){2}, 1);
-    expect(mx_take(at, six, 0), (int64_t[]){3, 3}, 2, (double[]){3, 7, 11, 0, 4, 8, 2, 6, 10}, "take strided");
+    test_expect(mx_take(at, six, 0), (int64_t[]){3, 3}, 2, (double[]){3, 7, 11, 0, 4, 8, 2, 6, 10}, "take strided");
     /* axis 1 of at has size 3: index 3 is out of range */
     mx_clear_error();
     CHECK(mx_eval1(mx_take(at, six, 1)) == -1);
-    error_has("[take] index 3 is out of bounds for axis 1 with size 3");
+    test_error_has("[take] index 3 is out of bounds for axis 1 with size 3");
     CHECK(mx_eval1(mx_take(a, ints((int64_t[]){-4}, 1, MX_INT8), 0)) == -1);
-    error_has("[take] index -4 is out of bounds for axis 0 with size 3");
+    test_error_has("[take] index -4 is out of bounds for axis 0 with size 3");
     CHECK(mx_eval1(mx_take(a, ints((int64_t[]){-1}, 1, MX_UINT64), 0)) == -1);
-    error_has("[take] index 18446744073709551615 is out of bounds");
+    test_error_has("[take] index 18446744073709551615 is out of bounds");
     CHECK(mx_take(a, mx_scalar(1, MX_FLOAT32), 0) == NULL);
-    error_has("[take] indices must have an integer dtype, got float32[]");
+    test_error_has("[take] indices must have an integer dtype, got float32[]");
     CHECK(mx_take(a, mx_scalar(1, MX_BOOL), 0) == NULL);
-    error_has("integer dtype");
+    test_error_has("integer dtype");
     CHECK(mx_take(a, neg, 2) == NULL);
-    error_has("[take] axis 2 is out of bounds");
+    test_error_has("[take] axis 2 is out of bounds");
     /* bool and float16 data */
-    mx_array *bb = mx_greater(iota((int64_t[]){4}, 1, MX_INT32), mx_scalar(1, MX_INT32));
-    expect(mx_take(bb, ints((int64_t[]){3, 0, 2, 1}, 4, MX_INT32), 0), (int64_t[]){4}, 1, (double[]){1, 0, 1, 0},
+    mx_array *bb = mx_greater(test_iota((int64_t[]){4}, 1, MX_INT32), mx_scalar(1, MX_INT32));
+    test_expect(mx_take(bb, ints((int64_t[]){3, 0, 2, 1}, 4, MX_INT32), 0), (int64_t[]){4}, 1, (double[]){1, 0, 1, 0},
            "take bool");
-    mx_array *hh = mx_multiply_scalar(iota((int64_t[]){5}, 1, MX_FLOAT16), 0.5);
-    expect(mx_take(hh, ints((int64_t[]){4, 4, 1}, 3, MX_INT32), 0), (int64_t[]){3}, 1, (double[]){2, 2, 0.5},
+    mx_array *hh = mx_multiply_scalar(test_iota((int64_t[]){5}, 1, MX_FLOAT16), 0.5);
+    test_expect(mx_take(hh, ints((int64_t[]){4, 4, 1}, 3, MX_INT32), 0), (int64_t[]){3}, 1, (double[]){2, 2, 0.5},
            "take float16");
     /* empty indices */
-    expect(mx_take(a, mx_zeros((int64_t[]){0}, 1, MX_INT32), 1), (int64_t[]){3, 0}, 2, NULL, "take none");
+    test_expect(mx_take(a, mx_zeros((int64_t[]){0}, 1, MX_INT32), 1), (int64_t[]){3, 0}, 2, NULL, "take none");
     mx_pool_end(p);
 }
 
@@ -187,65 +156,65 @@ static void test_take_put_along_axis(void) {
     mx_pool *p = mx_pool_begin();
     mx_array *a = mx_array_from_data((float[]){10, 30, 20, 60, 50, 40}, (int64_t[]){2, 3}, 2, MX_FLOAT32);
     mx_array *ix = mx_array_from_data((int32_t[]){1, 2, 0, 0}, (int64_t[]){2, 2}, 2, MX_INT32);
-    expect(mx_take_along_axis(a, ix, 1), (int64_t[]){2, 2}, 2, (double[]){30, 20, 60, 60}, "take_along_axis 1");
+    test_expect(mx_take_along_axis(a, ix, 1), (int64_t[]){2, 2}, 2, (double[]){30, 20, 60, 60}, "take_along_axis 1");
     mx_array *col = mx_array_from_data((int64_t[]){1, -2, 0}, (int64_t[]){1, 3}, 2, MX_INT64);
-    expect(mx_take_along_axis(a, col, 0), (int64_t[]){1, 3}, 2, (double[]){60, 30, 20}, "take_along_axis 0 neg");
+    test_expect(mx_take_along_axis(a, col, 0), (int64_t[]){1, 3}, 2, (double[]){60, 30, 20}, "take_along_axis 0 neg");
     /* indices broadcast over the other axis */
     mx_array *one = mx_array_from_data((uint8_t[]){2}, (int64_t[]){1, 1}, 2, MX_UINT8);
-    expect(mx_take_along_axis(a, one, 1), (int64_t[]){2, 1}, 2, (double[]){20, 40}, "take_along_axis broadcast");
-    expect(mx_take_along_axis(mx_transpose(a, NULL, 0), mx_transpose(ix, NULL, 0), 0), (int64_t[]){2, 2}, 2,
+    test_expect(mx_take_along_axis(a, one, 1), (int64_t[]){2, 1}, 2, (double[]){20, 40}, "take_along_axis broadcast");
+    test_expect(mx_take_along_axis(mx_transpose(a, NULL, 0), mx_transpose(ix, NULL, 0), 0), (int64_t[]){2, 2}, 2,
            (double[]){30, 60, 20, 60}, "take_along_axis strided");
     CHECK(mx_eval1(mx_take_along_axis(a, one, 0)) == -1);
-    error_has("[take_along_axis] index 2 is out of bounds for axis 0 with size 2");
-    CHECK(mx_take_along_axis(a, iota((int64_t[]){2}, 1, MX_INT32), 1) == NULL);
-    error_has("[take_along_axis] indices int32[2] must have as many dimensions as the array float32[2, 3]");
-    CHECK(mx_take_along_axis(a, iota((int64_t[]){3, 1}, 2, MX_INT32), 1) == NULL);
-    error_has("do not broadcast on axis 0");
+    test_error_has("[take_along_axis] index 2 is out of bounds for axis 0 with size 2");
+    CHECK(mx_take_along_axis(a, test_iota((int64_t[]){2}, 1, MX_INT32), 1) == NULL);
+    test_error_has("[take_along_axis] indices int32[2] must have as many dimensions as the array float32[2, 3]");
+    CHECK(mx_take_along_axis(a, test_iota((int64_t[]){3, 1}, 2, MX_INT32), 1) == NULL);
+    test_error_has("do not broadcast on axis 0");
 
-    expect(mx_put_along_axis(a, ix, mx_scalar(-1, MX_FLOAT32), 1), (int64_t[]){2, 3}, 2,
+    test_expect(mx_put_along_axis(a, ix, mx_scalar(-1, MX_FLOAT32), 1), (int64_t[]){2, 3}, 2,
            (double[]){10, -1, -1, -1, 50, 40}, "put_along_axis scalar");
     mx_array *vals = mx_array_from_data((double[]){7, 8, 9, 6}, (int64_t[]){2, 2}, 2, MX_FLOAT64);
     /* repeated index 0 in row 1: the last value wins */
-    expect(mx_put_along_axis(a, ix, vals, 1), (int64_t[]){2, 3}, 2, (double[]){10, 7, 8, 6, 50, 40},
+    test_expect(mx_put_along_axis(a, ix, vals, 1), (int64_t[]){2, 3}, 2, (double[]){10, 7, 8, 6, 50, 40},
            "put_along_axis values");
-    expect(mx_put_along_axis(a, col, mx_scalar(0, MX_INT32), 0), (int64_t[]){2, 3}, 2, (double[]){10, 0, 0, 0, 50, 40},
+    test_expect(mx_put_along_axis(a, col, mx_scalar(0, MX_INT32), 0), (int64_t[]){2, 3}, 2, (double[]){10, 0, 0, 0, 50, 40},
            "put_along_axis axis 0");
-    expect(mx_put_along_axis(a, one, mx_array_from_data((float[]){1, 2}, (int64_t[]){2, 1}, 2, MX_FLOAT32), 1),
+    test_expect(mx_put_along_axis(a, one, mx_array_from_data((float[]){1, 2}, (int64_t[]){2, 1}, 2, MX_FLOAT32), 1),
            (int64_t[]){2, 3}, 2, (double[]){10, 30, 1, 60, 50, 2}, "put_along_axis broadcast index");
     mx_clear_error();
     CHECK(mx_put_along_axis(a, one, vals, 0) == NULL);
-    error_has("[put_along_axis] shapes (1, 3) and (2, 2) cannot be broadcast");
+    test_error_has("[put_along_axis] shapes (1, 3) and (2, 2) cannot be broadcast");
     mx_array *bad = mx_reshape(ints((int64_t[]){-4}, 1, MX_INT16), (int64_t[]){1, 1}, 2);
     CHECK(mx_eval1(mx_put_along_axis(a, bad, mx_scalar(0, MX_INT32), 1)) == -1);
-    error_has("[put_along_axis] index -4 is out of bounds for axis 1 with size 3");
-    CHECK(mx_put_along_axis(a, ix, iota((int64_t[]){2, 3}, 2, MX_FLOAT32), 1) == NULL);
-    error_has("[put_along_axis]");
+    test_error_has("[put_along_axis] index -4 is out of bounds for axis 1 with size 3");
+    CHECK(mx_put_along_axis(a, ix, test_iota((int64_t[]){2, 3}, 2, MX_FLOAT32), 1) == NULL);
+    test_error_has("[put_along_axis]");
     mx_pool_end(p);
 }
 
 static void test_scatter(void) {
     mx_pool *p = mx_pool_begin();
-    mx_array *a = mx_add_scalar(iota((int64_t[]){4, 2}, 2, MX_FLOAT32), 1); /* 1..8 */
+    mx_array *a = mx_add_scalar(test_iota((int64_t[]){4, 2}, 2, MX_FLOAT32), 1); /* 1..8 */
     mx_array *ix = ints((int64_t[]){1, 3, 1}, 3, MX_INT32);
     mx_array *u = mx_array_from_data((float[]){10, 20, 30, 40, 50, 60}, (int64_t[]){3, 2}, 2, MX_FLOAT32);
-    expect(mx_scatter(a, ix, u, 0, MX_SCATTER_NONE), (int64_t[]){4, 2}, 2, (double[]){1, 2, 50, 60, 5, 6, 30, 40},
+    test_expect(mx_scatter(a, ix, u, 0, MX_SCATTER_NONE), (int64_t[]){4, 2}, 2, (double[]){1, 2, 50, 60, 5, 6, 30, 40},
            "scatter none (last wins)");
-    expect(mx_scatter(a, ix, u, 0, MX_SCATTER_ADD), (int64_t[]){4, 2}, 2, (double[]){1, 2, 63, 84, 5, 6, 37, 48},
+    test_expect(mx_scatter(a, ix, u, 0, MX_SCATTER_ADD), (int64_t[]){4, 2}, 2, (double[]){1, 2, 63, 84, 5, 6, 37, 48},
            "scatter add duplicates");
-    expect(mx_scatter(a, ix, u, 0, MX_SCATTER_PROD), (int64_t[]){4, 2}, 2,
+    test_expect(mx_scatter(a, ix, u, 0, MX_SCATTER_PROD), (int64_t[]){4, 2}, 2,
            (double[]){1, 2, 1500, 4800, 5, 6, 210, 320}, "scatter prod");
-    expect(mx_scatter(a, ix, mx_negative(u), 0, MX_SCATTER_MAX), (int64_t[]){4, 2}, 2,
+    test_expect(mx_scatter(a, ix, mx_negative(u), 0, MX_SCATTER_MAX), (int64_t[]){4, 2}, 2,
            (double[]){1, 2, 3, 4, 5, 6, 7, 8}, "scatter max");
-    expect(mx_scatter(a, ix, mx_negative(u), 0, MX_SCATTER_MIN), (int64_t[]){4, 2}, 2,
+    test_expect(mx_scatter(a, ix, mx_negative(u), 0, MX_SCATTER_MIN), (int64_t[]){4, 2}, 2,
            (double[]){1, 2, -50, -60, 5, 6, -30, -40}, "scatter min");
     /* axis 1: updates are (indices, rows) */
     mx_array *c = ints((int64_t[]){-1}, 1, MX_INT64);
-    expect(mx_scatter(a, c, mx_array_from_data((float[]){0, 0, 0, 9}, (int64_t[]){1, 4}, 2, MX_FLOAT32), 1,
+    test_expect(mx_scatter(a, c, mx_array_from_data((float[]){0, 0, 0, 9}, (int64_t[]){1, 4}, 2, MX_FLOAT32), 1,
                       MX_SCATTER_ADD),
            (int64_t[]){4, 2}, 2, (double[]){1, 2, 3, 4, 5, 6, 7, 17}, "scatter axis 1");
     /* broadcast updates, integer wrap, uint64 max, bool or */
     mx_array *ai = mx_full((int64_t[]){3}, 1, 250, MX_UINT8);
-    expect(mx_scatter(ai, ints((int64_t[]){0, 0, 2}, 3, MX_UINT8), mx_scalar(5, MX_UINT8), 0, MX_SCATTER_ADD),
+    test_expect(mx_scatter(ai, ints((int64_t[]){0, 0, 2}, 3, MX_UINT8), mx_scalar(5, MX_UINT8), 0, MX_SCATTER_ADD),
            (int64_t[]){3}, 1, (double[]){4, 250, 255}, "scatter uint8 wraps");
     mx_array *au = ints((int64_t[]){1, -1}, 2, MX_UINT64); /* -1 is 2^64-1 */
     mx_array *maxed = mx_scatter(au, ints((int64_t[]){0, 1}, 2, MX_INT8), ints((int64_t[]){5, 5}, 2, MX_UINT64), 0,
@@ -253,19 +222,19 @@ static void test_scatter(void) {
     uint64_t mu[2];
     CHECK(mx_read(maxed, MX_UINT64, mu) == 0 && mu[0] == 5 && mu[1] == UINT64_MAX);
     mx_array *bz = mx_zeros((int64_t[]){3}, 1, MX_BOOL);
-    expect(mx_scatter(bz, ints((int64_t[]){2, 2}, 2, MX_INT32), mx_scalar(1, MX_BOOL), 0, MX_SCATTER_ADD),
+    test_expect(mx_scatter(bz, ints((int64_t[]){2, 2}, 2, MX_INT32), mx_scalar(1, MX_BOOL), 0, MX_SCATTER_ADD),
            (int64_t[]){3}, 1, (double[]){0, 0, 1}, "scatter bool add");
     mx_array *hf = mx_full((int64_t[]){2}, 1, 1.5, MX_FLOAT16);
-    expect(mx_scatter(hf, ints((int64_t[]){1, 1, 1}, 3, MX_INT16), mx_scalar(0.25, MX_FLOAT16), 0, MX_SCATTER_ADD),
+    test_expect(mx_scatter(hf, ints((int64_t[]){1, 1, 1}, 3, MX_INT16), mx_scalar(0.25, MX_FLOAT16), 0, MX_SCATTER_ADD),
            (int64_t[]){2}, 1, (double[]){1.5, 2.25}, "scatter float16 add");
     /* errors */
-    CHECK(mx_scatter(a, ix, iota((int64_t[]){3, 3}, 2, MX_FLOAT32), 0, MX_SCATTER_ADD) == NULL);
-    error_has("[scatter] updates float32[3, 3] do not broadcast to (3, 2)");
+    CHECK(mx_scatter(a, ix, test_iota((int64_t[]){3, 3}, 2, MX_FLOAT32), 0, MX_SCATTER_ADD) == NULL);
+    test_error_has("[scatter] updates float32[3, 3] do not broadcast to (3, 2)");
     CHECK(mx_scatter(a, ix, u, 0, (mx_scatter_op)9) == NULL);
-    error_has("[scatter] unknown scatter op 9");
+    test_error_has("[scatter] unknown scatter op 9");
     CHECK(mx_eval1(mx_scatter(a, ints((int64_t[]){4}, 1, MX_INT32), mx_scalar(1, MX_FLOAT32), 0, MX_SCATTER_ADD)) ==
           -1);
-    error_has("[scatter] index 4 is out of bounds for axis 0 with size 4");
+    test_error_has("[scatter] index 4 is out of bounds for axis 0 with size 4");
     mx_pool_end(p);
 }
 
