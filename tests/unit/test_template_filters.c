@@ -5,16 +5,8 @@
 #include "cmlx/error.h"
 #include "cmlx/lm_template.h"
 #include "test.h"
+#include "test_template.h"
 
-static void expect(const char *tpl, const char *ctx, const char *want, int line) {
-    lm_template *t = lm_template_compile(tpl, strlen(tpl));
-    char *got = t ? lm_template_render(t, ctx, NULL) : NULL;
-    CHECK_MSG(got && strcmp(got, want) == 0, "line %d: %s\n    want [%s]\n    got  [%s] %s", line, tpl, want,
-              got ? got : "(null)", got ? "" : mx_last_error());
-    free(got);
-    lm_template_free(t);
-}
-#define EXPECT(tpl, ctx, want) expect(tpl, ctx, want, __LINE__)
 
 int main(void) {
     const char *users = "{\"users\": [{\"n\": \"b\", \"age\": 3}, {\"n\": \"A\", \"age\": 1}, {\"n\": \"c\", \"age\": 2}],"
