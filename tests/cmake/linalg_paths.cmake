@@ -12,3 +12,11 @@ foreach(dot dp fma)
   set_tests_properties(op_conformance_linalg_avx512_${dot} PROPERTIES
     ENVIRONMENT "CMLX_CPU_PATH=avx512;CMLX_BF16_DOT=${dot}" TIMEOUT 600)
 endforeach()
+# AMX tiles for the bf16 products of many rows (CMLX_CPU_PATH=amx; without AMX it runs avx512).
+if(EXISTS /proc/cpuinfo)
+  file(STRINGS /proc/cpuinfo _cmlx_lflags REGEX "^flags" LIMIT_COUNT 1)
+  if(" ${_cmlx_lflags} " MATCHES "[ \t]amx_bf16[ \t]" AND " ${_cmlx_lflags} " MATCHES "[ \t]amx_tile[ \t]")
+    add_test(NAME op_conformance_linalg_amx COMMAND op_conformance linalg)
+    set_tests_properties(op_conformance_linalg_amx PROPERTIES ENVIRONMENT "CMLX_CPU_PATH=amx" TIMEOUT 600)
+  endif()
+endif()

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/gemm_amx.h"
 #include "conformance.h"
 
 static const int affine_bits[] = {2, 3, 4, 5, 6, 8};
@@ -195,6 +196,27 @@ static int uses_int8(mx_quant_mode mode, int bits, int transpose, mx_dtype out) 
     return mode == MX_QUANT_AFFINE && (bits == 4 || bits == 8) && transpose && out == MX_BFLOAT16;
 }
 
+/* Many-row products with bfloat16 results on AMX tiles (src/backend/cpu/arch/gemm_amx.h)
+ * multiply the dequantized weights rounded to bfloat16 (to nearest: at most 2^-8 of each), so
+ * output (m, n) moves by at most 2^-8 * sum_k |x_k * w_nk| (the float32 sums add far less). */
+static int uses_amx(int64_t M, mx_dtype out) { return cpu_amx_active() && M >= AMX_MIN_ROWS && out == MX_BFLOAT16; }
+
+static double amx_weight_bound(const double *x, const double *wrow, int64_t K) {
+    double s = 0;
+    for (int64_t k = 0; k < K; k++) s += fabs(x[k] * wrow[k]);
+    return s * 0x1p-8;
+}
+
+/* A double holding a float32 value, rounded to bfloat16 (nearest, ties to even). */
+static double round_bf16(double v) {
+    float f = (float)v;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 static double max_abs(const ref_tensor *r) {
     double m = 0;
     for (int64_t i = 0; i < r->size; i++) m = fmax(m, fabs(r->data[i]));
@@ -230,7 +252,9 @@ static void run_quantized_matmul(conf_ctx *c) {
                     double worst = 0;
                     for (int64_t m = 0; m < M; m++)
                         for (int64_t n = 0; n < N; n++)
-                            worst = fmax(worst, int8_act_bound(rx.data + m * K, &w, 0, n, N, K, q.gs, q.bits));
+                            worst = fmax(worst, uses_amx(M, want)
+                                                    ? amx_weight_bound(rx.data + m * K, w.deq.data + n * K, K)
+                                                    : int8_act_bound(rx.data + m * K, &w, 0, n, N, K, q.gs, q.bits));
                     tol += worst / fmax(max_abs(&out), 1e-30);
                 }
                 conf_check(c, name, r, &out, tol);
@@ -524,6 +548,40 @@ static void run_quantize(conf_ctx *c) {
         }
 }
 
+/* Prefill-sized products (bfloat16 x and scales, affine 4/8-bit, Linear layout) on the shapes
+ * the many-row kernels block differently: rows past one and several 32-row blocks, outputs past
+ * one and several weight panels with a ragged end, K of one group up to past 2048 (many
+ * k-steps). Reference in float64 on the dequantized weights; tolerance as in
+ * run_quantized_matmul plus the path's own bound (15-bit activations, or bfloat16 weights on
+ * AMX). */
+static void run_qmm_many_rows(conf_ctx *c) {
+    const int64_t Ms[] = {9, 40, 77}, Ns[] = {37, 300}, Ks[] = {64, 384, 2112};
+    int variant = 0;
+    for (int mi = 0; mi < 3; mi++)
+        for (int ni = 0; ni < 2; ni++)
+            for (int ki = 0; ki < 3; ki++, variant++) {
+                int bits = variant % 2 ? 8 : 4, gs = variant % 3 == 0 ? 32 : variant % 3 == 1 ? 64 : 128;
+                int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki] / gs * gs;
+                qweights w = random_qweights(c, NULL, 0, N, K, gs, bits, MX_QUANT_AFFINE, MX_BFLOAT16);
+                ref_tensor rx;
+                mx_array *x = conf_random(c, (int64_t[]){M, K}, 2, MX_BFLOAT16, -1, 1, variant % 4 == 3, &rx);
+                ref_tensor out = conf_ref_alloc(c, (int64_t[]){M, N}, 2);
+                ref_qmm(&rx, w.deq.data, M, K, N, 1, out.data);
+                mx_array *r = mx_quantized_matmul(x, w.w, w.s, w.b, 1, gs, bits, MX_QUANT_AFFINE);
+                double worst = 0;
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t n = 0; n < N; n++)
+                        worst = fmax(worst, uses_amx(M, MX_BFLOAT16)
+                                                ? amx_weight_bound(rx.data + m * K, w.deq.data + n * K, K)
+                                                : int8_act_bound(rx.data + m * K, &w, 0, n, N, K, gs, bits));
+                char name[96];
+                snprintf(name, sizeof name, "quantized_matmul many rows b%d g%d M%lld N%lld K%lld", bits, gs,
+                         (long long)M, (long long)N, (long long)K);
+                conf_check(c, name, r, &out, qmm_tol(MX_BFLOAT16, K) + worst / fmax(max_abs(&out), 1e-30));
+                conf_end_case(c);
+            }
+}
+
 /* The integer-activation kernels on every shape class they treat differently (groups 32 / 64 /
  * 128, a row ending in half a block of 64 values, 1-5 x rows around the kernels' 4-row unit,
  * 9 and 13 rows (the many-row path), output rows not a multiple of the 16-row tasks), with
@@ -568,15 +626,20 @@ static void run_qmm_int8_exact(conf_ctx *c) {
                             xv[m * K + g * gs + j] = e * (float)v;
                         }
                     }
+                mx_dtype out_t = st == MX_FLOAT32 ? MX_FLOAT32 : xt;
+                /* the AMX path multiplies bfloat16 weights: exact again with them (every
+                 * product and partial sum stays a multiple of 1/4 below 2^22) */
+                int amx = uses_amx(M, out_t);
                 ref_tensor ref = conf_ref_alloc(c, (int64_t[]){M, N}, 2);
                 for (int64_t m = 0; m < M; m++)
                     for (int64_t n = 0; n < N; n++) {
                         double y = 0;
-                        for (int64_t k = 0; k < K; k++)
-                            y += (double)xv[m * K + k] * ((double)sc[n * G + k / gs] * codes[n * K + k] + bs[n * G + k / gs]);
+                        for (int64_t k = 0; k < K; k++) {
+                            double wv = (double)sc[n * G + k / gs] * codes[n * K + k] + bs[n * G + k / gs];
+                            y += (double)xv[m * K + k] * (amx ? round_bf16(wv) : wv);
+                        }
                         ref.data[m * N + n] = y;
                     }
-                mx_dtype out_t = st == MX_FLOAT32 ? MX_FLOAT32 : xt;
                 if (out_t != MX_FLOAT32)
                     for (int64_t i = 0; i < ref.size; i++) {
                         mx_array *r1 = mx_scalar((float)ref.data[i], out_t);
@@ -602,16 +665,21 @@ static void run_qmm_int8_exact(conf_ctx *c) {
 
 void conf_family_quant(conf_ctx *c) {
     int forced = cpu_path_forced();
-    if (forced >= 0 && (forced != (int)cpu_path_active() || (forced == CPU_PATH_AVX512 && !cpu_has_avx512vnni()))) {
+    const char *env = getenv("CMLX_CPU_PATH");
+    int amx_missing = env && !strcmp(env, "amx") && !cpu_amx_active();
+    if (amx_missing ||
+        (forced >= 0 && (forced != (int)cpu_path_active() || (forced == CPU_PATH_AVX512 && !cpu_has_avx512vnni())))) {
         printf("SKIPPED: CMLX_CPU_PATH=%s names a code path this CPU cannot run; quant cases not run\n",
                getenv("CMLX_CPU_PATH"));
         return;
     }
-    printf("quant: CPU code path %s%s\n", cpu_path_name(cpu_path_active()), forced >= 0 ? " (forced)" : "");
+    printf("quant: CPU code path %s%s%s\n", cpu_path_name(cpu_path_active()), cpu_amx_active() ? " + AMX" : "",
+           forced >= 0 ? " (forced)" : "");
     run_qmm_int8_exact(c);
     run_dequantize(c);
     run_quantize(c);
     run_quantized_matmul(c);
+    run_qmm_many_rows(c);
     run_qmm_batches(c);
     run_gather_qmm(c);
 }

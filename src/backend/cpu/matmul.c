@@ -25,6 +25,7 @@
 
 #include "backend/cpu/batch.h"
 #include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/gemm_amx.h"
 #include "backend/cpu/arch/gemm_b16.h"
 #include "backend/cpu/chunk.h"
 #include "backend/cpu/kernels.h"
@@ -171,6 +172,28 @@ static int gemv_16bit(const gemm_job *g) {
     return 0;
 }
 
+/* bf16 @ bf16 with many rows on AMX tiles (arch/gemm_amx.h): A as float32 rows (exact), B
+ * read as the weight W = B^T row by row. */
+static int gemm_amx_bf16(const gemm_job *g) {
+    int64_t M = g->m, K = g->k;
+    float *x = malloc(sizeof(float) * (size_t)(M * K));
+    if (!x) {
+        mx_set_error("[matmul] out of memory for %lld x %lld float32 rows", (long long)M, (long long)K);
+        return -1;
+    }
+#pragma omp parallel for if (cpu_parallel_worth(M * K))
+    for (int64_t i = 0; i < M; i++) {
+        if (g->a.cs == 1)
+            mx_convert(elem_ptr(&g->a, i, 0), MX_BFLOAT16, x + i * K, MX_FLOAT32, K);
+        else
+            for (int64_t j = 0; j < K; j++) x[i * K + j] = mx_bf16_to_f32(*(const uint16_t *)elem_ptr(&g->a, i, j));
+    }
+    amx_bf16_weight w = {(const uint16_t *)g->b.p, g->b.cs, g->b.rs};
+    int rc = gemm_amx(M, g->n, K, x, K, amx_row_bf16, &w, g->alpha, g->c, g->n, g->accumulate);
+    free(x);
+    return rc;
+}
+
 static int gemm(const gemm_job *g, const char *op) {
     if (g->m == 0 || g->n == 0) return 0;
     size_t ts = mx_dtype_size(g->t);
@@ -187,6 +210,8 @@ static int gemm(const gemm_job *g, const char *op) {
     if (g->t == MX_FLOAT32 && b16 &&
         ((g->m <= GEMV_MAX_ROWS && g->b.rs == 1) || (g->m <= GEMV_COLS_MAX_ROWS && g->b.cs == 1)))
         return gemv_16bit(g);
+    if (g->t == MX_FLOAT32 && g->a.dt == MX_BFLOAT16 && g->b.dt == MX_BFLOAT16 && cpu_amx_active())
+        return gemm_amx_bf16(g);
     if (g->t == MX_FLOAT32 && g->a.dt == MX_BFLOAT16 && g->b.dt == MX_BFLOAT16 &&
         gemm_bf16_preferred(cpu_path_active())) {
         b16_mat A = {(const uint16_t *)g->a.p, g->a.rs, g->a.cs}, B = {(const uint16_t *)g->b.p, g->b.rs, g->b.cs};

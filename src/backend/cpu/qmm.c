@@ -27,6 +27,7 @@
 
 #include "backend/cpu/batch.h"
 #include "backend/cpu/arch/cpu_features.h"
+#include "backend/cpu/arch/gemm_amx.h"
 #include "backend/cpu/arch/qmv.h"
 #include "backend/cpu/chunk.h"
 #include "backend/cpu/kernels.h"
@@ -291,6 +292,12 @@ static qk_rows_fn qk_kernel(void) {
 
 static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     int64_t K = q->k, G = q->groups, N = q->n;
+    if (M >= AMX_MIN_ROWS && cpu_amx_active()) {
+        /* many rows with AMX tiles: dequantized bf16 weight panels (arch/gemm_amx.h) */
+        qk_weights wa = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
+        qk_float_of(q->sdt, &wa.sdt);
+        return gemm_amx(M, N, K, x, K, amx_row_affine, &wa, 1.0f, y, N, 0);
+    }
     qk_rows_fn f = qk_kernel();
     /* many rows on AVX-512 VNNI: the repacking GEMM (its x order is the natural one) */
     int gemm = M > QMV_MAX_ROWS && f == qk_rows_avx512;

@@ -10,10 +10,16 @@
 #include <cpuid.h>
 #define CPU_X86 1
 #endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define ARCH_REQ_XCOMP_PERM 0x1023 /* arch/x86/include/uapi/asm/prctl.h */
+#define XFEATURE_XTILEDATA 18
+#endif
 
 static struct {
-    int avx2_fma, avx512bf16, avx512vnni, avx_vnni;
-    int forced;
+    int avx2_fma, avx512bf16, avx512vnni, avx_vnni, amx_bf16;
+    int forced, amx_on;
     cpu_path active;
 } feat;
 static pthread_once_t feat_once = PTHREAD_ONCE_INIT;
@@ -45,6 +51,16 @@ static void detect(void) {
     feat.avx512vnni = base512 && vnni512;
     feat.avx_vnni = feat.avx2_fma && avxvnni;
     (void)b71, (void)c71, (void)d71;
+    /* AMX: CPUID.7.0 EDX bit 22 (AMX-BF16), 24 (AMX-TILE); XCR0 bits 17-18 (tile config and
+     * data) enabled by the OS; Linux then hands the 8 KB tile state to a process only on
+     * request (once per process, for all its threads). */
+    int amx_bf16 = (d7 >> 22) & 1, amx_tile = (d7 >> 24) & 1, os_tiles = (xcr0 & 0x60000) == 0x60000;
+#if defined(__x86_64__) && defined(__linux__)
+    if (feat.avx512bf16 && amx_bf16 && amx_tile && os_tiles)
+        feat.amx_bf16 = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    (void)amx_bf16, (void)amx_tile, (void)os_tiles;
+#endif
 #endif
 }
 
@@ -52,12 +68,17 @@ static void init(void) {
     detect();
     cpu_path best = feat.avx512bf16 ? CPU_PATH_AVX512 : feat.avx2_fma ? CPU_PATH_AVX2 : CPU_PATH_PORTABLE;
     feat.forced = -1;
+    feat.amx_on = feat.amx_bf16;
     const char *e = getenv("CMLX_CPU_PATH");
     if (e && *e) {
         if (!strcmp(e, "portable")) feat.forced = CPU_PATH_PORTABLE;
         else if (!strcmp(e, "avx2")) feat.forced = CPU_PATH_AVX2;
-        else if (!strcmp(e, "avx512")) feat.forced = CPU_PATH_AVX512;
-        else fprintf(stderr, "cmlx: CMLX_CPU_PATH=%s is not one of portable, avx2, avx512; ignored\n", e);
+        else if (!strcmp(e, "avx512")) feat.forced = CPU_PATH_AVX512, feat.amx_on = 0;
+        else if (!strcmp(e, "amx")) {
+            feat.forced = CPU_PATH_AVX512;
+            if (!feat.amx_bf16) fprintf(stderr, "cmlx: CMLX_CPU_PATH=amx: this CPU or OS has no AMX tiles; using avx512 without them\n");
+        } else
+            fprintf(stderr, "cmlx: CMLX_CPU_PATH=%s is not one of portable, avx2, avx512, amx; ignored\n", e);
     }
     feat.active = best;
     if (feat.forced >= 0) {
@@ -66,6 +87,7 @@ static void init(void) {
         else
             feat.active = (cpu_path)feat.forced;
     }
+    if (feat.active != CPU_PATH_AVX512) feat.amx_on = 0;
 }
 
 int cpu_has_avx2_fma(void) {
@@ -83,6 +105,14 @@ int cpu_has_avx512vnni(void) {
 int cpu_has_avx_vnni(void) {
     pthread_once(&feat_once, init);
     return feat.avx_vnni;
+}
+int cpu_has_amx_bf16(void) {
+    pthread_once(&feat_once, init);
+    return feat.amx_bf16;
+}
+int cpu_amx_active(void) {
+    pthread_once(&feat_once, init);
+    return feat.amx_on;
 }
 int cpu_path_forced(void) {
     pthread_once(&feat_once, init);
