@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cmlx/error.h"
+#include "core/array_impl.h"
 #include "core/dtype.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -47,7 +48,9 @@ void amx_row_bf16(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 #define VEC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
+#ifndef PANEL_BYTES
 #define PANEL_BYTES (512 * 1024) /* a converted weight panel: about a quarter of L2 */
+#endif
 #ifndef KC_TILES
 #define KC_TILES 8 /* k-steps of 32 values per pass over a panel's parts */
 #endif
@@ -71,11 +74,6 @@ static const tile_config tiles_16x64 = {
 AMX_TARGET static void tiles_on(void) { _tile_loadconfig(&tiles_16x64); }
 
 AMX_TARGET static void tiles_off(void) { _tile_release(); }
-
-/* 16 float32 values to bfloat16, round to nearest even (vcvtneps2bf16). */
-VEC_TARGET static inline __m512i bf16_words(__m512 v) {
-    return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v));
-}
 
 /* One row of MLX affine weights, dequantized (s * q + b in float32, rounded to bfloat16 to
  * nearest even), in chunks of 32 values chunk_stride apart. Groups are 32, 64 or 128 values,
@@ -202,18 +200,42 @@ VEC_TARGET static void store_block(const float *ct, int64_t m0, int64_t M, int64
     }
 }
 
-/* x rows as bf16 pair words in 16-row strips [Mp/16][Kp/2][16], zero padded (x holds bf16
- * numbers: the high halves of their float32 bits are the bf16 values). */
-static void pack_x(const float *x, int64_t ldx, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint32_t *xp) {
-#pragma omp parallel for schedule(static) if (M * K >= 32768)
-    for (int64_t m = 0; m < Mp; m++) {
-        uint32_t *dst = xp + (m / 16) * (Kp / 2) * 16 + m % 16;
-        for (int64_t p = 0; p < Kp / 2; p++) {
-            uint32_t lo = 0, hi = 0;
-            if (m < M && 2 * p < K) memcpy(&lo, x + m * ldx + 2 * p, 4);
-            if (m < M && 2 * p + 1 < K) memcpy(&hi, x + m * ldx + 2 * p + 1, 4);
-            dst[p * 16] = (lo >> 16) | (hi & 0xffff0000u);
+/* x rows as bf16 pair words in 16-row strips [Mp/16][Kp/2][16], zero padded. x holds bf16
+ * numbers, so the high halves of their float32 bits are the bf16 values: per row, one vpermt2w
+ * gathers the high halves of 32 floats (16 pair words), then 16 rows are transposed so each
+ * pair's 16 rows are one 64-byte store. */
+static const int16_t high_halves[32] __attribute__((aligned(64))) = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21,
+                                                                     23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43,
+                                                                     45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
+
+VEC_TARGET static void pack_strip(const float *x, int64_t ldx, int64_t rows, int64_t K, int64_t Kp, uint32_t *dst) {
+    const __m512i idx = _mm512_load_si512(high_halves);
+    for (int64_t p0 = 0; p0 < Kp / 2; p0 += 16) {
+        int64_t k0 = 2 * p0, left = K - k0;
+        __mmask16 ka = (__mmask16)(left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0);
+        __mmask16 kb = (__mmask16)(left >= 32 ? 0xffff : left > 16 ? (1u << (left - 16)) - 1 : 0);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            if (i < rows) {
+                __m512i a = _mm512_castps_si512(_mm512_maskz_loadu_ps(ka, x + i * ldx + k0));
+                __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(kb, x + i * ldx + k0 + 16));
+                r[i] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(a, idx, b));
+            } else {
+                r[i] = _mm512_setzero_ps();
+            }
         }
+        transpose16(r);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) _mm512_store_ps((float *)(dst + (p0 + j) * 16), r[j]);
+    }
+}
+
+static void pack_x(const float *x, int64_t ldx, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint32_t *xp) {
+#pragma omp parallel for schedule(static) if (M * K >= 65536)
+    for (int64_t strip = 0; strip < Mp / 16; strip++) {
+        int64_t m0 = strip * 16, rows = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
+        pack_strip(x + m0 * ldx, ldx, rows, K, Kp, xp + strip * (Kp / 2) * 16);
     }
 }
 
@@ -225,17 +247,17 @@ int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_r
     int64_t np = PANEL_BYTES / (Kp * 2) / 32 * 32;
     np = np < 32 ? 32 : np > 128 ? 128 : np;
     const int64_t panels = (N + np - 1) / np;
-    uint32_t *xp = aligned_alloc(64, sizeof(uint32_t) * (size_t)(Kp / 2 * Mp));
-    if (!xp) {
-        mx_set_error("[matmul] out of memory for %lld x %lld packed bfloat16 rows (AMX)", (long long)M, (long long)K);
-        return -1;
-    }
+    /* scratch from the caching allocator: fresh pages every call would fault them in again */
+    mx_buffer *xbuf = mx_buffer_alloc(sizeof(uint32_t) * (size_t)(Kp / 2 * Mp));
+    if (!xbuf) return -1;
+    uint32_t *xp = xbuf->data;
     pack_x(x, ldx, M, K, Mp, Kp, xp);
     int failed = 0;
 #pragma omp parallel if (panels > 1 && M * N * K >= (1 << 22))
     {
-        uint16_t *wb = aligned_alloc(64, sizeof(uint16_t) * (size_t)(np * Kp));
-        float *ct = aligned_alloc(64, sizeof(float) * 1024 * 4); /* a 32 x 32 block per part */
+        mx_buffer *wbuf = mx_buffer_alloc(sizeof(uint16_t) * (size_t)(np * Kp) + sizeof(float) * 1024 * 4);
+        uint16_t *wb = wbuf ? wbuf->data : NULL;
+        float *ct = wbuf ? (float *)(wb + np * Kp) : NULL; /* a 32 x 32 block per part */
         if (wb && ct) tiles_on();
 #pragma omp for schedule(dynamic, 1)
         for (int64_t pi = 0; pi < panels; pi++) {
@@ -261,10 +283,9 @@ int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_r
             }
         }
         if (wb && ct) tiles_off();
-        free(wb);
-        free(ct);
+        if (wbuf) mx_buffer_release(wbuf);
     }
-    free(xp);
+    mx_buffer_release(xbuf);
     if (failed) {
         mx_set_error("[matmul] out of memory for a %lld x %lld bfloat16 weight panel (AMX)", (long long)np, (long long)Kp);
         return -1;
