@@ -38,115 +38,184 @@ QK_INLINE __m512 load16(const void *p, qk_float t, int64_t i, int n) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* d << 8 on every int32 lane as a byte shuffle (shuffle port, not the shift port that
+ * vpdpbusd and the conversions use). */
+QK_INLINE __m512i shl8(__m512i d) {
+    const __m512i idx = _mm512_set4_epi32(0x0e0d0c80, 0x0a090880, 0x06050480, 0x02010080);
+    return _mm512_shuffle_epi8(d, idx);
+}
+
+/* idot of one 4-bit chunk of 128 values (64 bytes wb) against xh / xl at v: int32 lane i
+ * holds values 8i..8i+7. The planes are combined in the chain (256 * xh part, then the xl
+ * dot products added), the same integers as 256 * d_h + d_l without a separate add. */
+QK_INLINE __m512i idot4_chunk(__m512i wb, const int8_t *xh, const int8_t *xl) {
+    const __m512i lo4 = _mm512_set1_epi8(15);
+    __m512i lo = _mm512_and_si512(wb, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(wb, 4), lo4);
+    __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xh));
+    d = shl8(_mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xh + 64)));
+    d = _mm512_dpbusd_epi32(d, lo, _mm512_loadu_si512(xl));
+    return _mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xl + 64));
+}
+
+/* idot of 64 bytes of 8-bit weights (natural order) against xh / xl (lane i: values 4i..4i+3). */
+QK_INLINE __m512i idot8_block(__m512i wz, const int8_t *xh, const int8_t *xl) {
+    __m512i d = shl8(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, _mm512_loadu_si512(xh)));
+    return _mm512_dpbusd_epi32(d, wz, _mm512_loadu_si512(xl));
+}
+
+/* The per-lane s * sx of a 4-bit chunk whose first group is comb[0] (lane i: group i*8/GS). */
+QK_INLINE __m512 scale4(const float *comb, const int GS) {
+    const __m512i lane_group = GS == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                                        : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    if (GS == 128) return _mm512_set1_ps(comb[0]);
+    return _mm512_permutexvar_ps(lane_group, _mm512_castps128_ps512(_mm_loadu_ps(comb)));
+}
+
+/* The per-lane s * sx of a 64-value block of 8-bit weights whose first group is comb[0]. */
+QK_INLINE __m512 scale8(const float *comb, const int GS) {
+    if (GS == 32) return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(comb[0]), _mm512_set1_ps(comb[1]));
+    return _mm512_set1_ps(comb[0]);
+}
+
+/* FOR_M(X) expands X(0) .. X(3) guarded by m < MR: the per-x-row accumulators are separate
+ * variables (acc0_m, acc1_m), which the compiler keeps in registers (arrays indexed in a loop
+ * stay in memory at -O2: a store and reload in every FMA chain). */
+#define FOR_M(X)          \
+    if (MR > 0) { X(0) }  \
+    if (MR > 1) { X(1) }  \
+    if (MR > 2) { X(2) }  \
+    if (MR > 3) { X(3) }
+
+/* Weight rows [n0, n1) for x rows m0..m0+MR-1. Two accumulators per x row, so that
+ * consecutive blocks do not wait on one FMA chain; b * sum(x) is folded into the first; one
+ * horizontal sum per output. */
 QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
                            int64_t ldy, const int BITS, const int GS, const int MR) {
     const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64, full128 = K / 128 * 128;
-    const __m512i lo4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
-    /* the group of each lane of a 4-bit chunk of 128 values, as an index into comb[g..g+3] */
-    const __m512i lane_group = GS == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
-                                        : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const int8_t *xr[MR], *xlr[MR];
-    const float *sx[MR], *xs[MR];
-    for (int m = 0; m < MR; m++) {
-        xr[m] = a->q + (m0 + m) * K;
-        xlr[m] = a->ql + (m0 + m) * K;
-        sx[m] = a->scale + (m0 + m) * G;
-        xs[m] = a->sum + (m0 + m) * G;
+    const int8_t *xr[4], *xlr[4];
+    const float *sx[4], *xs[4];
+    for (int m = 0; m < 4; m++) {
+        int64_t r = m0 + (m < MR ? m : 0);
+        xr[m] = a->q + r * K;
+        xlr[m] = a->ql + r * K;
+        sx[m] = a->scale + r * G;
+        xs[m] = a->sum + r * G;
     }
     float comb[MR][CHUNK_GROUPS + 4]; /* + 4: _mm_loadu_ps(&comb[m][g]) near the end */
     for (int m = 0; m < MR; m++)
         for (int j = 0; j < CHUNK_GROUPS + 4; j++) comb[m][j] = 0.0f;
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *wrow = w->w + n * rb;
-        __m512 acc0[MR], acc1[MR], bacc[MR];
-        for (int m = 0; m < MR; m++) acc0[m] = acc1[m] = bacc[m] = _mm512_setzero_ps();
+        __m512 acc0_0, acc0_1, acc0_2, acc0_3, acc1_0, acc1_1, acc1_2, acc1_3;
+#define ZERO(m) acc0_##m = acc1_##m = _mm512_setzero_ps();
+        FOR_M(ZERO)
         for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
             int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
             for (int64_t g = c0; g < c1; g += 16) {
                 int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
                 __mmask16 k = (__mmask16)((1u << cnt) - 1);
                 __m512 s = load16(w->scales, w->sdt, n * G + g, cnt), b = load16(w->biases, w->sdt, n * G + g, cnt);
-                for (int m = 0; m < MR; m++) {
-                    _mm512_storeu_ps(&comb[m][g - c0], _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, sx[m] + g)));
-                    bacc[m] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k, xs[m] + g), bacc[m]);
-                }
+#define PREP(m)                                                                                  \
+    _mm512_storeu_ps(&comb[m][g - c0], _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, sx[m] + g))); \
+    acc0_##m = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k, xs[m] + g), acc0_##m);
+                FOR_M(PREP)
             }
             int64_t v0 = c0 * GS, v1 = c1 * GS;
             if (BITS == 4) {
-                /* chunks of 128 values: 64 bytes, low nibbles against xq[v, v+64), high against
-                 * xq[v+64, v+128); lane i holds values 8i..8i+7 (group i*8/GS of the chunk) */
-                int64_t vend = v1 < full128 ? v1 : full128;
-                int odd = 0;
-                for (int64_t v = v0; v < vend; v += 128, odd ^= 1) {
+                /* chunks of 128 values (64 bytes), two per step */
+                int64_t vend = v1 < full128 ? v1 : full128, v = v0;
+                for (; v + 256 <= vend; v += 256) {
                     _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
-                    __m512i wb = _mm512_loadu_si512(wrow + v / 2);
-                    __m512i lo = _mm512_and_si512(wb, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(wb, 4), lo4);
+                    _mm_prefetch((const char *)(wrow + v / 2 + 64 + PF), _MM_HINT_T0);
+                    __m512i wa = _mm512_loadu_si512(wrow + v / 2), wb = _mm512_loadu_si512(wrow + v / 2 + 64);
                     int64_t g = v / GS - c0;
-                    for (int m = 0; m < MR; m++) {
-                        __m512i d = _mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(xr[m] + v));
-                        d = _mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xr[m] + v + 64));
-                        __m512i e = _mm512_dpbusd_epi32(zero, lo, _mm512_loadu_si512(xlr[m] + v));
-                        e = _mm512_dpbusd_epi32(e, hi, _mm512_loadu_si512(xlr[m] + v + 64));
-                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
-                        __m512 sc = GS == 128 ? _mm512_set1_ps(comb[m][g])
-                                              : _mm512_permutexvar_ps(lane_group,
-                                                                      _mm512_castps128_ps512(_mm_loadu_ps(&comb[m][g])));
-                        if (odd) acc1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc1[m]);
-                        else acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
-                    }
+#define STEP4x2(m)                                                                                              \
+    acc0_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot4_chunk(wa, xr[m] + v, xlr[m] + v)),                     \
+                               scale4(&comb[m][g], GS), acc0_##m);                                            \
+    acc1_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot4_chunk(wb, xr[m] + v + 128, xlr[m] + v + 128)),         \
+                               scale4(&comb[m][g + 128 / GS], GS), acc1_##m);
+                    FOR_M(STEP4x2)
+                }
+                if (v < vend) {
+                    _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
+                    __m512i wa = _mm512_loadu_si512(wrow + v / 2);
+                    int64_t g = v / GS - c0;
+#define STEP4(m)                                                                                                \
+    acc0_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot4_chunk(wa, xr[m] + v, xlr[m] + v)),                     \
+                               scale4(&comb[m][g], GS), acc0_##m);
+                    FOR_M(STEP4)
                 }
                 if (c1 == G && K - full128 >= 64) {
                     /* a last chunk of 64 values: 32 bytes as [low | high] nibbles against xq[v, v+64) */
-                    int64_t v = full128, g = v / GS - c0;
-                    __m256i w8 = _mm256_loadu_si256((const __m256i *)(wrow + v / 2));
+                    const __m512i lo4 = _mm512_set1_epi8(15);
+                    int64_t g = full128 / GS - c0;
+                    __m256i w8 = _mm256_loadu_si256((const __m256i *)(wrow + full128 / 2));
                     __m512i wz = _mm512_and_si512(
                         _mm512_inserti64x4(_mm512_castsi256_si512(w8), _mm256_srli_epi16(w8, 4), 1), lo4);
-                    for (int m = 0; m < MR; m++) {
-                        __m512i d = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xr[m] + v));
-                        __m512i e = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xlr[m] + v));
-                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
-                        __m512 sc = GS == 32 ? _mm512_mask_blend_ps(0xF0F0, _mm512_set1_ps(comb[m][g]),
-                                                                    _mm512_set1_ps(comb[m][g + 1]))
-                                             : _mm512_set1_ps(comb[m][g]);
-                        acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
-                    }
+#define LAST64(m)                                                                                             \
+    acc1_##m = _mm512_fmadd_ps(                                                                               \
+        _mm512_cvtepi32_ps(idot8_block(wz, xr[m] + full128, xlr[m] + full128)),                               \
+        GS == 32 ? _mm512_mask_blend_ps(0xF0F0, _mm512_set1_ps(comb[m][g]), _mm512_set1_ps(comb[m][g + 1])) \
+                 : _mm512_set1_ps(comb[m][g]),                                                                \
+        acc1_##m);
+                    FOR_M(LAST64)
                 }
             } else {
-                /* blocks of 64 values (64 bytes) in natural order; groups of 128 take two */
-                int64_t vend = v1 < full ? v1 : full;
-                int odd = 0;
-                for (int64_t v = v0; v < vend; v += (GS == 128 ? 128 : 64), odd ^= 1) {
+                /* blocks of 64 values (64 bytes) in natural order, two per step */
+                int64_t vend = v1 < full ? v1 : full, v = v0;
+                for (; v + 128 <= vend; v += 128) {
                     _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
-                    if (GS == 128) _mm_prefetch((const char *)(wrow + v + 64 + PF), _MM_HINT_T0);
-                    __m512i wz = _mm512_loadu_si512(wrow + v);
+                    _mm_prefetch((const char *)(wrow + v + 64 + PF), _MM_HINT_T0);
+                    __m512i wa = _mm512_loadu_si512(wrow + v), wb = _mm512_loadu_si512(wrow + v + 64);
                     int64_t g = v / GS - c0;
-                    for (int m = 0; m < MR; m++) {
-                        __m512i d = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xr[m] + v));
-                        __m512i e = _mm512_dpbusd_epi32(zero, wz, _mm512_loadu_si512(xlr[m] + v));
-                        if (GS == 128) {
-                            __m512i wz2 = _mm512_loadu_si512(wrow + v + 64);
-                            d = _mm512_dpbusd_epi32(d, wz2, _mm512_loadu_si512(xr[m] + v + 64));
-                            e = _mm512_dpbusd_epi32(e, wz2, _mm512_loadu_si512(xlr[m] + v + 64));
-                        }
-                        d = _mm512_add_epi32(_mm512_slli_epi32(d, 8), e);
-                        __m512 sc = GS == 32 ? _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(comb[m][g]),
-                                                                    _mm512_set1_ps(comb[m][g + 1]))
-                                             : _mm512_set1_ps(comb[m][g]);
-                        if (odd) acc1[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc1[m]);
-                        else acc0[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), sc, acc0[m]);
+                    if (GS == 128) { /* one group: the integers are added first */
+#define STEP8_G128(m)                                                                                         \
+    acc0_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(idot8_block(wa, xr[m] + v, xlr[m] + v),    \
+                                                                   idot8_block(wb, xr[m] + v + 64,            \
+                                                                               xlr[m] + v + 64))),            \
+                               _mm512_set1_ps(comb[m][g]), acc0_##m);
+                        FOR_M(STEP8_G128)
+                    } else {
+#define STEP8x2(m)                                                                                            \
+    acc0_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot8_block(wa, xr[m] + v, xlr[m] + v)),                   \
+                               scale8(&comb[m][g], GS), acc0_##m);                                          \
+    acc1_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot8_block(wb, xr[m] + v + 64, xlr[m] + v + 64)),         \
+                               scale8(&comb[m][g + 64 / GS], GS), acc1_##m);
+                        FOR_M(STEP8x2)
                     }
+                }
+                if (v < vend) { /* one block of 64 (groups of 32 or 64: with 128, 128 divides vend - v0) */
+                    _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
+                    __m512i wa = _mm512_loadu_si512(wrow + v);
+                    int64_t g = v / GS - c0;
+#define STEP8(m)                                                                                              \
+    acc0_##m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(idot8_block(wa, xr[m] + v, xlr[m] + v)),                   \
+                               scale8(&comb[m][g], GS), acc0_##m);
+                    FOR_M(STEP8)
                 }
             }
         }
-        for (int m = 0; m < MR; m++) {
-            float r = _mm512_reduce_add_ps(_mm512_add_ps(acc0[m], acc1[m])) + _mm512_reduce_add_ps(bacc[m]);
-            if (full < K) /* a last block of 32 values (groups of 32 only): one group */
-                r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *
-                     (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);
-            y[(m0 + m) * ldy + n] = r;
-        }
+#define STORE(m)                                                                                              \
+    {                                                                                                         \
+        float r = _mm512_reduce_add_ps(_mm512_add_ps(acc0_##m, acc1_##m));                                   \
+        if (full < K) /* a last block of 32 values (groups of 32 only): one group */                          \
+            r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *                             \
+                 (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);                                         \
+        y[(m0 + m) * ldy + n] = r;                                                                            \
+    }
+        FOR_M(STORE)
     }
 }
+#undef ZERO
+#undef PREP
+#undef STEP4x2
+#undef STEP4
+#undef LAST64
+#undef STEP8_G128
+#undef STEP8x2
+#undef STEP8
+#undef STORE
+#undef FOR_M
 
 #define CASE_MR(B, G)                                                              \
     switch (mr) {                                                                  \
