@@ -1,4 +1,5 @@
 /* dtype traits, MLX's promotion lattice, and element conversions. */
+#include "core/clones.h"
 #include "core/dtype.h"
 
 #include <math.h>
@@ -154,13 +155,8 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
  * Blocks of 16 with a fixed trip count and no branches are what GCC's -O2 cost model
  * vectorizes; the tail goes through the scalar conversions. Results are bit-identical to
  * mx_bf16_to_f32 / mx_f32_to_bf16 (round to nearest even, NaN stays a quiet NaN).
- * target_clones adds AVX-512 and AVX2 copies picked at load time (baseline x86-64 only has
- * 16-byte vectors); not under the sanitizers, whose builds need no ifunc resolvers. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CONVERT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CONVERT_CLONES
-#endif
+ * MX_CLONES (core/clones.h) adds AVX-512 and AVX2 copies picked at load time. */
+#define CONVERT_CLONES MX_CLONES
 
 CONVERT_CLONES static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
     const uint16_t *s = src;

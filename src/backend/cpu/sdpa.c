@@ -28,7 +28,9 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
+#include "core/clones.h"
 #include "core/dtype.h"
 #include "core/strided.h"
 #include "fast/sdpa.h"
@@ -56,22 +58,36 @@ static const float *head_rows(const mx_array *a, int64_t b, int64_t h, float **s
     return *scratch;
 }
 
-static void softmax_row(float *s, int64_t n, const float *sink) {
+MX_CLONES static void softmax_row(float *s, int64_t n, const float *sink) {
     float m = sink ? *sink : -INFINITY;
+#pragma omp simd reduction(max : m)
     for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
     double sum = sink ? exp((double)(*sink - m)) : 0.0;
+    /* mx_exp_f32: a branch-free exp that vectorizes (libm's expf was ~10% of a 512-token
+     * prefill, with its errno path on every masked -FLT_MAX entry) */
+    float part = 0;
+#pragma omp simd reduction(+ : part)
     for (int64_t j = 0; j < n; j++) {
-        s[j] = expf(s[j] - m);
-        sum += s[j];
+        s[j] = mx_exp_f32(s[j] - m);
+        part += s[j];
     }
+    sum += part;
     float inv = (float)(1.0 / sum);
+#pragma omp simd
     for (int64_t j = 0; j < n; j++) s[j] *= inv;
 }
 
 /* Causal / mask / sinks and the softmax of query row i of head (b, hq), in place. */
 static void finish_row(const sdpa_job *J, float *s, int64_t ncols, int64_t b, int64_t hq, int64_t i, float *mrow) {
-    if (J->causal)
-        for (int64_t j = i + J->Lk - J->Lq + 1 > 0 ? i + J->Lk - J->Lq + 1 : 0; j < ncols; j++) s[j] = -FLT_MAX;
+    int64_t first_hidden = ncols;
+    if (J->causal) first_hidden = i + J->Lk - J->Lq + 1 > 0 ? i + J->Lk - J->Lq + 1 : 0;
+    if (!J->mask && first_hidden > 0 && first_hidden < ncols) {
+        /* causal only: the keys past the diagonal get weight 0, the softmax runs on the rest */
+        softmax_row(s, first_hidden, J->sinks ? &J->sinks[hq] : NULL);
+        for (int64_t j = first_hidden; j < ncols; j++) s[j] = 0.0f;
+        return;
+    }
+    for (int64_t j = first_hidden; j < ncols; j++) s[j] = -FLT_MAX;
     if (J->mask) {
         mx_copy_strided(J->mask, MX_FLOAT32, mrow, ((b * J->Hq + hq) * J->Lq + i) * J->Lk, ncols);
         if (J->mask->dtype == MX_BOOL) {
