@@ -172,24 +172,22 @@ static int gemv_16bit(const gemm_job *g) {
     return 0;
 }
 
-/* bf16 @ bf16 with many rows on AMX tiles (arch/gemm_amx.h): A as float32 rows (exact), B
- * read as the weight W = B^T row by row. */
+/* bf16 @ bf16 with many rows on AMX tiles (arch/gemm_amx.h): A read in place when its rows
+ * are contiguous (else as float32 rows, exact), B read as the weight W = B^T row by row. */
 static int gemm_amx_bf16(const gemm_job *g) {
     int64_t M = g->m, K = g->k;
+    amx_bf16_weight w = {(const uint16_t *)g->b.p, g->b.cs, g->b.rs};
+    if (g->a.cs == 1)
+        return gemm_amx(M, g->n, K, g->a.p, 1, M == 1 ? K : g->a.rs, amx_row_bf16, &w, g->alpha, g->c, g->n,
+                        g->accumulate);
     float *x = malloc(sizeof(float) * (size_t)(M * K));
     if (!x) {
         mx_set_error("[matmul] out of memory for %lld x %lld float32 rows", (long long)M, (long long)K);
         return -1;
     }
-#pragma omp parallel for if (cpu_parallel_worth(M * K))
-    for (int64_t i = 0; i < M; i++) {
-        if (g->a.cs == 1)
-            mx_convert(elem_ptr(&g->a, i, 0), MX_BFLOAT16, x + i * K, MX_FLOAT32, K);
-        else
-            for (int64_t j = 0; j < K; j++) x[i * K + j] = mx_bf16_to_f32(*(const uint16_t *)elem_ptr(&g->a, i, j));
-    }
-    amx_bf16_weight w = {(const uint16_t *)g->b.p, g->b.cs, g->b.rs};
-    int rc = gemm_amx(M, g->n, K, x, K, amx_row_bf16, &w, g->alpha, g->c, g->n, g->accumulate);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < K; j++) x[i * K + j] = mx_bf16_to_f32(*(const uint16_t *)elem_ptr(&g->a, i, j));
+    int rc = gemm_amx(M, g->n, K, x, 0, K, amx_row_bf16, &w, g->alpha, g->c, g->n, g->accumulate);
     free(x);
     return rc;
 }

@@ -290,14 +290,21 @@ static qk_rows_fn qk_kernel(void) {
 #endif
 }
 
+/* Whether q with M rows of x goes to the AMX tiles: many rows (prefill), the integer path's
+ * products (bfloat16 results) and a CPU with AMX: dequantized bf16 weight panels
+ * (arch/gemm_amx.h). */
+static int qk_amx_ok(const qmat *q, int64_t M) { return M >= AMX_MIN_ROWS && qk_ok(q) && cpu_amx_active(); }
+
+/* y = x @ W^T on AMX: x rows bf16 (x_bf16) or float32, row stride ldx. */
+static int qk_amx(const qmat *q, const void *x, int x_bf16, int64_t ldx, int64_t M, float *y) {
+    qk_weights wa = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, q->n, q->k, q->groups, q->gs, q->bits};
+    qk_float_of(q->sdt, &wa.sdt);
+    return gemm_amx(M, q->n, q->k, x, x_bf16, ldx, amx_row_affine, &wa, 1.0f, y, q->n, 0);
+}
+
 static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     int64_t K = q->k, G = q->groups, N = q->n;
-    if (M >= AMX_MIN_ROWS && cpu_amx_active()) {
-        /* many rows with AMX tiles: dequantized bf16 weight panels (arch/gemm_amx.h) */
-        qk_weights wa = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
-        qk_float_of(q->sdt, &wa.sdt);
-        return gemm_amx(M, N, K, x, K, amx_row_affine, &wa, 1.0f, y, N, 0);
-    }
+    if (qk_amx_ok(q, M)) return qk_amx(q, x, 0, K, M, y);
     qk_rows_fn f = qk_kernel();
     /* many rows on AVX-512 VNNI: the repacking GEMM (its x order is the natural one) */
     int gemm = M > QMV_MAX_ROWS && f == qk_rows_avx512;
@@ -467,10 +474,16 @@ int cpu_quantized_matmul(const mx_kernel_ctx *c) {
     for (int64_t i = 0; i < nprod && rc == 0; i++) {
         const mx_array *xa = in.x;
         int64_t xoff = cpu_batch_offset(xa, broadcast_batch_index(xa, out, i));
-        load_x(xa, xoff, M, K, x);
         qmat q = matrix_at(&in, broadcast_batch_index(in.w, out, i));
         float *dst = y ? y : (float *)mx_array_ptr(out) + i * M * N;
-        rc = qmm_product(&q, x, M, dst);
+        int nd = xa->ndim;
+        if (qk_amx_ok(&q, M) && xa->dtype == MX_BFLOAT16 && xa->strides[nd - 1] == 1) {
+            /* bf16 rows read in place: no float32 copy of x */
+            rc = qk_amx(&q, mx_array_ptr(xa) + xoff * 2, 1, xa->strides[nd - 2], M, dst);
+        } else {
+            load_x(xa, xoff, M, K, x);
+            rc = qmm_product(&q, x, M, dst);
+        }
         if (rc == 0 && y) store_y(out, i * M, M, y);
     }
     free(x);

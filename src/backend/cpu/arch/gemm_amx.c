@@ -208,21 +208,27 @@ static const int16_t high_halves[32] __attribute__((aligned(64))) = {1,  3,  5, 
                                                                      23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43,
                                                                      45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
 
-VEC_TARGET static void pack_strip(const float *x, int64_t ldx, int64_t rows, int64_t K, int64_t Kp, uint32_t *dst) {
+VEC_TARGET static void pack_strip(const void *x, int x_bf16, int64_t ldx, int64_t rows, int64_t K, int64_t Kp,
+                                  uint32_t *dst) {
     const __m512i idx = _mm512_load_si512(high_halves);
     for (int64_t p0 = 0; p0 < Kp / 2; p0 += 16) {
         int64_t k0 = 2 * p0, left = K - k0;
         __mmask16 ka = (__mmask16)(left >= 16 ? 0xffff : left > 0 ? (1u << left) - 1 : 0);
         __mmask16 kb = (__mmask16)(left >= 32 ? 0xffff : left > 16 ? (1u << (left - 16)) - 1 : 0);
+        __mmask32 kw = (__mmask32)(left >= 32 ? 0xffffffffu : left > 0 ? (1u << left) - 1 : 0);
         __m512 r[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++) {
-            if (i < rows) {
-                __m512i a = _mm512_castps_si512(_mm512_maskz_loadu_ps(ka, x + i * ldx + k0));
-                __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(kb, x + i * ldx + k0 + 16));
-                r[i] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(a, idx, b));
-            } else {
+            if (i >= rows) {
                 r[i] = _mm512_setzero_ps();
+            } else if (x_bf16) {
+                /* 32 bf16 values are 16 pair words already (little endian: value 2p low) */
+                r[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(kw, (const uint16_t *)x + i * ldx + k0));
+            } else {
+                const float *xf = (const float *)x + i * ldx + k0;
+                __m512i a = _mm512_castps_si512(_mm512_maskz_loadu_ps(ka, xf));
+                __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(kb, xf + 16));
+                r[i] = _mm512_castsi512_ps(_mm512_permutex2var_epi16(a, idx, b));
             }
         }
         transpose16(r);
@@ -231,16 +237,18 @@ VEC_TARGET static void pack_strip(const float *x, int64_t ldx, int64_t rows, int
     }
 }
 
-static void pack_x(const float *x, int64_t ldx, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint32_t *xp) {
+static void pack_x(const void *x, int x_bf16, int64_t ldx, int64_t M, int64_t K, int64_t Mp, int64_t Kp,
+                   uint32_t *xp) {
+    size_t es = x_bf16 ? 2 : 4;
 #pragma omp parallel for schedule(static) if (M * K >= 65536)
     for (int64_t strip = 0; strip < Mp / 16; strip++) {
         int64_t m0 = strip * 16, rows = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
-        pack_strip(x + m0 * ldx, ldx, rows, K, Kp, xp + strip * (Kp / 2) * 16);
+        pack_strip((const char *)x + (size_t)(m0 * ldx) * es, x_bf16, ldx, rows, K, Kp, xp + strip * (Kp / 2) * 16);
     }
 }
 
-int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_row_fn row, const void *ctx,
-             float alpha, float *y, int64_t ldy, int accumulate) {
+int gemm_amx(int64_t M, int64_t N, int64_t K, const void *x, int x_bf16, int64_t ldx, amx_row_fn row,
+             const void *ctx, float alpha, float *y, int64_t ldy, int accumulate) {
     if (M <= 0 || N <= 0) return 0;
     const int64_t Kp = round_up(K > 0 ? K : 1, 32), Mp = round_up(M, 32);
     /* weight rows per panel: a multiple of 32 near PANEL_BYTES of bf16, at most 128 */
@@ -251,7 +259,7 @@ int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_r
     mx_buffer *xbuf = mx_buffer_alloc(sizeof(uint32_t) * (size_t)(Kp / 2 * Mp));
     if (!xbuf) return -1;
     uint32_t *xp = xbuf->data;
-    pack_x(x, ldx, M, K, Mp, Kp, xp);
+    pack_x(x, x_bf16, ldx, M, K, Mp, Kp, xp);
     int failed = 0;
 #pragma omp parallel if (panels > 1 && M * N * K >= (1 << 22))
     {
@@ -297,9 +305,9 @@ int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_r
 void amx_row_affine(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
     (void)ctx, (void)n, (void)K, (void)dst, (void)chunk_stride; /* never dispatched: no AMX here */
 }
-int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_row_fn row, const void *ctx,
-             float alpha, float *y, int64_t ldy, int accumulate) {
-    (void)M, (void)N, (void)K, (void)x, (void)ldx, (void)row, (void)ctx, (void)alpha, (void)y, (void)ldy,
+int gemm_amx(int64_t M, int64_t N, int64_t K, const void *x, int x_bf16, int64_t ldx, amx_row_fn row,
+             const void *ctx, float alpha, float *y, int64_t ldy, int accumulate) {
+    (void)M, (void)N, (void)K, (void)x, (void)x_bf16, (void)ldx, (void)row, (void)ctx, (void)alpha, (void)y, (void)ldy,
         (void)accumulate;
     mx_set_error("[matmul] AMX kernels are not built for this architecture");
     return -1;

@@ -31,10 +31,10 @@
  * whole chunk. ctx: the weight (see the two sources below). */
 typedef void (*amx_row_fn)(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride);
 
-/* x: float32 rows [M, K] (row stride ldx) whose values are bfloat16 numbers (converted
- * exactly); y: [M, N] with row stride ldy. */
-int gemm_amx(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx, amx_row_fn row, const void *ctx,
-             float alpha, float *y, int64_t ldy, int accumulate);
+/* x: rows [M, K] with row stride ldx (elements), bfloat16 when x_bf16, else float32 whose
+ * values are bfloat16 numbers (converted exactly); y: float32 [M, N] with row stride ldy. */
+int gemm_amx(int64_t M, int64_t N, int64_t K, const void *x, int x_bf16, int64_t ldx, amx_row_fn row,
+             const void *ctx, float alpha, float *y, int64_t ldy, int accumulate);
 
 /* Weight sources. A bfloat16 matrix: W(n, k) at p[n * ns + k * ks]. */
 typedef struct {
