@@ -28,16 +28,13 @@
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-/* The bf16 weight source (plain C: a copy). */
-void amx_row_bf16(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
-    const amx_bf16_weight *w = ctx;
+/* Strided bf16 weights (B not in the Linear layout): element by element. */
+static void row_bf16_strided(const amx_bf16_weight *w, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
     const uint16_t *src = w->p + n * w->ns;
     for (int64_t k0 = 0; k0 < K; k0 += 32) {
         uint16_t *d = dst + k0 / 32 * chunk_stride;
         int64_t len = min64(32, K - k0);
-        if (w->ks == 1) memcpy(d, src + k0, sizeof(uint16_t) * (size_t)len);
-        else
-            for (int64_t k = 0; k < len; k++) d[k] = src[(k0 + k) * w->ks];
+        for (int64_t k = 0; k < len; k++) d[k] = src[(k0 + k) * w->ks];
         memset(d + len, 0, sizeof(uint16_t) * (size_t)(32 - len));
     }
 }
@@ -75,6 +72,15 @@ AMX_TARGET static void tiles_on(void) { _tile_loadconfig(&tiles_16x64); }
 
 AMX_TARGET static void tiles_off(void) { _tile_release(); }
 
+VEC_TARGET static void copy_row_bf16(const uint16_t *src, int64_t K, uint16_t *dst, int64_t chunk_stride) {
+    for (int64_t k0 = 0; k0 < K; k0 += 32) {
+        _mm_prefetch((const char *)(src + k0) + 1024, _MM_HINT_T0);
+        int64_t len = K - k0;
+        __mmask32 m = (__mmask32)(len >= 32 ? 0xffffffffu : (1u << len) - 1);
+        _mm512_store_si512(dst + k0 / 32 * chunk_stride, _mm512_maskz_loadu_epi16(m, src + k0));
+    }
+}
+
 /* One row of MLX affine weights, dequantized (s * q + b in float32, rounded to bfloat16 to
  * nearest even), in chunks of 32 values chunk_stride apart. Groups are 32, 64 or 128 values,
  * so every chunk lies in one group. 4-bit: the 16 possible values of a group are computed once
@@ -105,6 +111,18 @@ VEC_TARGET static void dequant_row(const qk_weights *w, int64_t n, uint16_t *dst
                 }
         }
     }
+}
+
+/* The bf16 weight source: a row copied 64 bytes at a time (masked at the end: zeros), the
+ * next rows' lines prefetched (the copy reads the weights from DRAM once per product; memcpy
+ * calls of 64 bytes ran at a third of the read bandwidth). */
+void amx_row_bf16(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
+    const amx_bf16_weight *w = ctx;
+    if (w->ks != 1) {
+        row_bf16_strided(w, n, K, dst, chunk_stride);
+        return;
+    }
+    copy_row_bf16(w->p + n * w->ns, K, dst, chunk_stride);
 }
 
 void amx_row_affine(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
@@ -302,6 +320,9 @@ int gemm_amx(int64_t M, int64_t N, int64_t K, const void *x, int x_bf16, int64_t
 }
 
 #else
+void amx_row_bf16(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
+    row_bf16_strided(ctx, n, K, dst, chunk_stride); /* never dispatched: no AMX here */
+}
 void amx_row_affine(const void *ctx, int64_t n, int64_t K, uint16_t *dst, int64_t chunk_stride) {
     (void)ctx, (void)n, (void)K, (void)dst, (void)chunk_stride; /* never dispatched: no AMX here */
 }
