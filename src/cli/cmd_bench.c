@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli_common.h"
+#include "cli/runtime_env.h"
 #include "cli/commands.h"
 #include "cmlx/lm_bench.h"
 #include "cmlx/lm_hub.h"
@@ -87,27 +88,16 @@ static int parse_int(const char *s, const char *flag, int lo, int *out) {
 }
 
 /* Kernels run on the stream worker thread, whose OpenMP thread count is fixed from
- * OMP_NUM_THREADS when the OpenMP runtime starts: re-run this process with it set. */
+ * OMP_NUM_THREADS when the OpenMP runtime starts: re-run this process with it set
+ * (cli/runtime_env.h; argv here starts at "bench", the re-run needs "cmlx" before it). */
 static int apply_threads(int threads, int argc, char **argv) {
     if (threads <= 0) return 0;
-    char want[16];
-    snprintf(want, sizeof want, "%d", threads);
-    const char *cur = getenv("OMP_NUM_THREADS");
-    if (!cur || strcmp(cur, want)) {
-        if (setenv("OMP_NUM_THREADS", want, 1) || setenv("OPENBLAS_NUM_THREADS", want, 1)) return -1;
-        char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-        if (!nargv) return -1;
-        nargv[0] = "cmlx";
-        for (int i = 0; i < argc; i++) nargv[i + 1] = argv[i];
-        fflush(NULL);
-        char self[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n > 0) self[n] = 0;
-        execv(n > 0 ? self : "/proc/self/exe", nargv); /* the real path keeps the process name */
-        free(nargv); /* exec failed: carry on with the calls below */
-        fprintf(stderr, "cmlx bench: cannot re-run with OMP_NUM_THREADS=%s (%s); the worker may use more threads\n",
-                want, strerror(errno));
-    }
+    char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
+    if (!nargv) return -1;
+    nargv[0] = "cmlx";
+    for (int i = 0; i < argc; i++) nargv[i + 1] = argv[i];
+    cli_runtime_env(argc + 1, nargv, threads);
+    free(nargv); /* still here: nothing to change, or the exec failed (warned) */
     lm_bench_set_threads(threads);
     return 0;
 }

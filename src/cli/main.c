@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/runtime_env.h"
 
 typedef struct {
     const char *name;
@@ -32,7 +33,10 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            cli_runtime_env(argc, argv, 0); /* may re-run this process with GOMP_SPINCOUNT set */
+            return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "cmlx: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

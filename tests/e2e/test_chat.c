@@ -6,6 +6,10 @@
  *   end of input also ends the session cleanly.
  * - under a pseudo-terminal (forkpty): Ctrl-C during a long answer (-m 2000) stops that
  *   answer but not the session: the ">> " prompt comes back and 'q' exits 0.
+ * - the OpenMP environment (src/cli/runtime_env.h): a chat started without GOMP_SPINCOUNT /
+ *   OMP_WAIT_POLICY runs (after re-running itself) with GOMP_SPINCOUNT=10000 in its
+ *   environment; one started with GOMP_SPINCOUNT=1234 keeps 1234. Read from
+ *   /proc/PID/environ once the session has printed its [INFO] line.
  * Every wait has a deadline; a stuck child is killed.
  * usage: test_chat CMLX_BINARY SHARED_DIR */
 #include <errno.h>
@@ -257,6 +261,65 @@ static void test_pty_interrupt(const char *bin, const char *model) {
     strbuf_free(&out);
 }
 
+/* The GOMP_SPINCOUNT entry of a live chat session started with `spincount` (NULL: unset)
+ * into got (empty when absent); returns 0 once the session printed its [INFO] line. */
+static int chat_spincount(const char *bin, const char *model, const char *spincount, char *got, size_t cap) {
+    int in[2], outp[2];
+    got[0] = 0;
+    if (pipe(in) || pipe(outp)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(outp[1], 1);
+        dup2(outp[1], 2);
+        close(in[0]), close(in[1]), close(outp[0]), close(outp[1]);
+        unsetenv("OMP_WAIT_POLICY");
+        if (spincount) setenv("GOMP_SPINCOUNT", spincount, 1);
+        else unsetenv("GOMP_SPINCOUNT");
+        execl(bin, bin, "chat", "--model", model, "-m", "4", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(outp[1]);
+    strbuf out = {0};
+    double end = now_s() + 30;
+    int ready = 0;
+    while (!ready && now_s() < end) {
+        struct pollfd fd = {outp[0], POLLIN, 0};
+        if (poll(&fd, 1, 100) > 0) {
+            char buf[4096];
+            ssize_t n = read(outp[0], buf, sizeof buf);
+            if (n <= 0) break;
+            strbuf_append(&out, buf, (size_t)n);
+            ready = out.data && strstr(out.data, "[INFO] Starting chat session") != NULL;
+        }
+    }
+    if (ready) {
+        char path[64], env[65536];
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        FILE *f = fopen(path, "rb");
+        size_t n = f ? fread(env, 1, sizeof env - 1, f) : 0;
+        if (f) fclose(f);
+        env[n] = 0;
+        for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+            if (!strncmp(env + i, "GOMP_SPINCOUNT=", 15)) snprintf(got, cap, "%s", env + i + 15);
+    }
+    close(in[1]); /* end of input: the session ends */
+    close(outp[0]);
+    wait_child(pid, 30);
+    strbuf_free(&out);
+    return ready ? 0 : -1;
+}
+
+static void test_runtime_env(const char *bin, const char *model) {
+    char got[64];
+    CHECK_MSG(chat_spincount(bin, model, NULL, got, sizeof got) == 0, "chat session did not start");
+    CHECK_MSG(!strcmp(got, "10000"), "GOMP_SPINCOUNT in the session: '%s', want 10000", got);
+    CHECK_MSG(chat_spincount(bin, model, "1234", got, sizeof got) == 0, "chat session did not start");
+    CHECK_MSG(!strcmp(got, "1234"), "GOMP_SPINCOUNT set by the user: '%s', want 1234 kept", got);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_chat CMLX_BINARY SHARED_DIR\n");
@@ -271,5 +334,6 @@ int main(int argc, char **argv) {
     }
     test_piped(argv[1], model);
     test_pty_interrupt(argv[1], model);
+    test_runtime_env(argv[1], model);
     return test_finish();
 }
