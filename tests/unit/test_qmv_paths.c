@@ -91,6 +91,24 @@ static void release(problem *p) {
     free(p->codes), free(p->packed), free(p->scales), free(p->biases), free(p->x);
 }
 
+/* The portable and (where the CPU has it) AVX-512 quantizers give the same bits. */
+static int quantizers_agree(const float *x, int64_t M, int64_t K, int gs, int bits) {
+    if (!cpu_has_avx512vnni()) return 1;
+    int64_t G = K / gs;
+    int8_t *q[2], *l[2];
+    float *s[2], *u[2];
+    for (int i = 0; i < 2; i++) {
+        q[i] = malloc((size_t)(M * K)), l[i] = malloc((size_t)(M * K));
+        s[i] = malloc(sizeof(float) * (size_t)(M * G)), u[i] = malloc(sizeof(float) * (size_t)(M * G));
+    }
+    qk_quantize_act_portable(x, M, K, gs, bits, q[0], l[0], s[0], u[0]);
+    qk_quantize_act_avx512(x, M, K, gs, bits, q[1], l[1], s[1], u[1]);
+    int same = !memcmp(q[0], q[1], (size_t)(M * K)) && !memcmp(l[0], l[1], (size_t)(M * K)) &&
+               !memcmp(s[0], s[1], sizeof(float) * (size_t)(M * G)) && !memcmp(u[0], u[1], sizeof(float) * (size_t)(M * G));
+    for (int i = 0; i < 2; i++) free(q[i]), free(l[i]), free(s[i]), free(u[i]);
+    return same;
+}
+
 static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int exact) {
     problem p;
     make(&p, bits, gs, M, N, K, exact);
@@ -102,9 +120,12 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
     int qbad = 0;
     for (int64_t m = 0; m < M; m++)
         for (int64_t g = 0; g < G; g++) {
-            float amax = 0, sum = 0;
-            for (int64_t j = g * gs; j < (g + 1) * gs; j++) amax = fmaxf(amax, fabsf(p.x[m * K + j])), sum += p.x[m * K + j];
-            qbad += sx[m * G + g] != amax / 32512.0f || xs[m * G + g] != sum;
+            float amax = 0, part[16] = {0}; /* the sum's order (qmv.h): 16 lanes, then folded */
+            for (int64_t j = g * gs; j < (g + 1) * gs; j++)
+                amax = fmaxf(amax, fabsf(p.x[m * K + j])), part[(j - g * gs) % 16] += p.x[m * K + j];
+            for (int w = 8; w >= 1; w /= 2)
+                for (int l = 0; l < w; l++) part[l] += part[l + w];
+            qbad += sx[m * G + g] != amax / 32512.0f || xs[m * G + g] != part[0];
             for (int64_t j = g * gs; j < (g + 1) * gs; j++) {
                 int64_t at = m * K + xq_pos(j, K, bits);
                 int xi = (int)nearbyintf(p.x[m * K + j] * (32512.0f / amax));
@@ -115,6 +136,7 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
             }
         }
     CHECK_MSG(qbad == 0, "b%d g%d K%lld: %d quantizer mismatches", bits, gs, (long long)K, qbad);
+    CHECK_MSG(quantizers_agree(p.x, M, K, gs, bits), "b%d g%d K%lld: the quantizers differ", bits, gs, (long long)K);
     /* reference from the integers, and the bound of float32 reassociation */
     double *ref = malloc(sizeof(double) * (size_t)(M * N)), *bound = malloc(sizeof(double) * (size_t)(M * N));
     for (int64_t m = 0; m < M; m++)
@@ -201,6 +223,7 @@ static void check_special(void) {
     float sx[3], xs[3];
     qk_quantize_act(x, 3, K, 64, 4, xq, xl, sx, xs);
     CHECK(sx[0] == 0 && xs[0] == 0 && isnan(sx[1]) && isnan(sx[2]));
+    CHECK(quantizers_agree(x, 3, K, 64, 4) && quantizers_agree(x, 3, K, 32, 8));
     uint8_t packed[3 * 32];
     uint16_t sc[3], bi[3];
     for (int i = 0; i < 3 * 32; i++) packed[i] = (uint8_t)(17 * i);

@@ -9,7 +9,10 @@
  *     amax = max |x_j|,  u = amax / 32512,  xi_j = rint(x_j * (32512 / amax))  (|xi| <= 32512)
  *     xi_j = 256 * xh_j + xl_j  with  xh_j = (xi_j + 128) >> 8 in [-127, 127], xl_j in [-128, 127]
  * (32512 = 127 * 256; amax == 0 gives u = 0 and zeros; a non-finite value makes u NaN, so the
- * outputs it touches are NaN), and the exact float sum of x per group is kept. A product row is
+ * outputs it touches are NaN), and the float32 sum of x per group is kept, added in one fixed
+ * order (so that a vector quantizer gives the same bits): 16 partial sums p_l of the values
+ * j = l, l + 16, l + 32, ... of the group in that order, then p_l += p_(l+8) (l < 8),
+ * p_l += p_(l+4) (l < 4), p_l += p_(l+2) (l < 2), sum = p_0 + p_1 (qk_group_sum). A product row is
  *     y = sum_g [ (s_g * u_g) * idot_g + b_g * sum(x_g) ],
  *     idot_g = 256 * sum_j q_j * xh_j + sum_j q_j * xl_j     (int32: |idot| < 128 * 255 * 32512 < 2^31)
  * The two planes cost a second int8 dot product per weight vector; one plane (plain int8
@@ -61,9 +64,18 @@ typedef struct {
     int64_t m, k, groups;
 } qk_act;
 
-/* Quantizes rows x [M, K] (float32) into xh / xl / scale / sum (layout above). */
+/* Quantizes rows x [M, K] (float32) into xh / xl / scale / sum (layout above): the AVX-512
+ * quantizer where the active CPU path is AVX-512 (cpu_features.h), else the portable one; both
+ * give the same bits. */
 void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl, float *scale,
                      float *sum);
+void qk_quantize_act_portable(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl,
+                              float *scale, float *sum);
+/* AVX-512 F/BW/VL (qmv_avx512.c); callers check cpu_has_avx512vnni() (which implies those). */
+void qk_quantize_act_avx512(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl,
+                            float *scale, float *sum);
+/* The sum of gs (a multiple of 16) values in the order defined above. */
+float qk_group_sum(const float *x, int gs);
 
 #define QK_XI_MAX 32512 /* 127 * 256 */
 

@@ -3,6 +3,7 @@
  * and the 32-value tail blocks. */
 #include <math.h>
 
+#include "backend/cpu/arch/cpu_features.h"
 #include "backend/cpu/arch/qmv.h"
 #include "core/dtype.h"
 
@@ -14,17 +15,26 @@ float qk_load_float(const void *p, qk_float t, int64_t i) {
     }
 }
 
+float qk_group_sum(const float *x, int gs) {
+    float p[16];
+    for (int l = 0; l < 16; l++) p[l] = x[l];
+    for (int j = 16; j < gs; j += 16)
+        for (int l = 0; l < 16; l++) p[l] += x[j + l];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++) p[l] += p[l + w];
+    return p[0];
+}
+
 /* One group of gs values of one row: xh / xl in natural order into q / ql, returns u. */
 static float quantize_group(const float *x, int gs, int8_t *q, int8_t *ql, float *sum_out) {
-    float amax = 0.0f, sum = 0.0f;
+    float amax = 0.0f;
     int finite = 1;
     for (int j = 0; j < gs; j++) {
         float a = fabsf(x[j]);
         finite &= a <= 3.4028235e38f; /* false for inf and NaN */
         amax = a > amax ? a : amax;
-        sum += x[j];
     }
-    *sum_out = sum;
+    *sum_out = qk_group_sum(x, gs);
     if (!finite || amax == 0.0f) {
         for (int j = 0; j < gs; j++) q[j] = ql[j] = 0;
         return finite ? 0.0f : NAN;
@@ -42,6 +52,17 @@ static float quantize_group(const float *x, int gs, int8_t *q, int8_t *ql, float
 
 void qk_quantize_act(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl, float *scale,
                      float *sum) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_path_active() == CPU_PATH_AVX512 && cpu_has_avx512vnni()) {
+        qk_quantize_act_avx512(x, M, K, gs, bits, xq, xl, scale, sum);
+        return;
+    }
+#endif
+    qk_quantize_act_portable(x, M, K, gs, bits, xq, xl, scale, sum);
+}
+
+void qk_quantize_act_portable(const float *x, int64_t M, int64_t K, int gs, int bits, int8_t *xq, int8_t *xl,
+                              float *scale, float *sum) {
     int64_t groups = K / gs;
     int8_t tmp[128], tmpl[128];
     for (int64_t m = 0; m < M; m++) {
