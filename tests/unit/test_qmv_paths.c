@@ -257,6 +257,9 @@ int main(void) {
                     check_problem(bits, gs, M, 37, K, exact);
                 }
     check_problem(4, 64, 2, 64, 8192, 0); /* long rows: many chunks of groups */
+    /* one x row, whole 128-value chunks (the AVX-512 kernel's pairs of weight rows), odd N */
+    for (int gi = 0; gi < 3; gi++)
+        for (int exact = 0; exact < 2; exact++) check_problem(4, gss[gi], 1, 37, 4096 + 128, exact);
     check_problem(4, 64, 13, 70, 2048 + 64, 0); /* several K blocks, partial panels, a 1-row tail */
     check_problem(8, 128, 11, 33, 1024 + 256, 1);
     check_problem(8, 32, 1, 16, 8192 + 32, 0);

@@ -222,9 +222,70 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
 #undef STORE
 #undef FOR_M
 
+/* Decode's case, one x row, 4-bit rows whose K is a multiple of 128 (whole chunks): weight
+ * rows in pairs, the x vectors of a chunk loaded once for both and the two rows' chains
+ * interleaved. Measured from L2 on the shared 2-core Xeon (rows of 2048 values): 16.1 ->
+ * 18.6 GB/s of weights; rows of 8192: unchanged (~20 GB/s); the per-row work (scales, the
+ * horizontal sum) is what pairs hide. Same integers; an odd last row takes rows_kernel. */
+QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
+                        int64_t ldy, const int GS) {
+    const int64_t K = w->k, G = w->groups, rb = K / 2;
+    const int8_t *xr = a->q + m0 * K, *xlr = a->ql + m0 * K;
+    const float *sx = a->scale + m0 * G, *xs = a->sum + m0 * G;
+    float comb[2][CHUNK_GROUPS + 4] = {{0}};
+    for (int64_t n = n0; n + 1 < n1; n += 2) {
+        const uint8_t *w0 = w->w + n * rb, *w1 = w0 + rb;
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+        for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
+            int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
+            for (int64_t g = c0; g < c1; g += 16) {
+                int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
+                __mmask16 k = (__mmask16)((1u << cnt) - 1);
+                __m512 vsx = _mm512_maskz_loadu_ps(k, sx + g), vxs = _mm512_maskz_loadu_ps(k, xs + g);
+                _mm512_storeu_ps(&comb[0][g - c0], _mm512_mul_ps(load16(w->scales, w->sdt, n * G + g, cnt), vsx));
+                _mm512_storeu_ps(&comb[1][g - c0], _mm512_mul_ps(load16(w->scales, w->sdt, (n + 1) * G + g, cnt), vsx));
+                a00 = _mm512_fmadd_ps(load16(w->biases, w->sdt, n * G + g, cnt), vxs, a00);
+                a10 = _mm512_fmadd_ps(load16(w->biases, w->sdt, (n + 1) * G + g, cnt), vxs, a10);
+            }
+            const __m512i lo4 = _mm512_set1_epi8(15);
+            for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
+                _mm_prefetch((const char *)(w0 + v / 2 + PF), _MM_HINT_T0);
+                _mm_prefetch((const char *)(w1 + v / 2 + PF), _MM_HINT_T0);
+                __m512i xe = _mm512_loadu_si512(xr + v), xo = _mm512_loadu_si512(xr + v + 64);
+                __m512i le = _mm512_loadu_si512(xlr + v), lo_ = _mm512_loadu_si512(xlr + v + 64);
+                __m512i wa = _mm512_loadu_si512(w0 + v / 2), wb = _mm512_loadu_si512(w1 + v / 2);
+                __m512i la = _mm512_and_si512(wa, lo4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), lo4);
+                __m512i lb = _mm512_and_si512(wb, lo4), hb = _mm512_and_si512(_mm512_srli_epi16(wb, 4), lo4);
+                __m512i da = _mm512_dpbusd_epi32(_mm512_setzero_si512(), la, xe);
+                __m512i db = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lb, xe);
+                da = shl8(_mm512_dpbusd_epi32(da, ha, xo));
+                db = shl8(_mm512_dpbusd_epi32(db, hb, xo));
+                da = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(da, la, le), ha, lo_);
+                db = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(db, lb, le), hb, lo_);
+                int64_t g = v / GS - c0;
+                if ((v / 128) & 1) {
+                    a01 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), scale4(&comb[0][g], GS), a01);
+                    a11 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), scale4(&comb[1][g], GS), a11);
+                } else {
+                    a00 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), scale4(&comb[0][g], GS), a00);
+                    a10 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), scale4(&comb[1][g], GS), a10);
+                }
+            }
+        }
+        y[m0 * ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(a00, a01));
+        y[m0 * ldy + n + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a10, a11));
+    }
+}
+
 #define CASE_MR(B, G)                                                              \
     switch (mr) {                                                                  \
-    case 1: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                \
+    case 1:                                                                        \
+        if (B == 4 && w->k % 128 == 0) {                                            \
+            rows2_b4(w, a, m0, n0, n1, y, ldy, G);                                  \
+            if ((n1 - n0) & 1) rows_kernel(w, a, m0, n1 - 1, n1, y, ldy, B, G, 1);  \
+            return;                                                                \
+        }                                                                          \
+        rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                    \
     case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                \
     case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                \
     default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;               \
