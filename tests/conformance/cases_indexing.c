@@ -59,7 +59,12 @@ static mx_array *small_ints(conf_ctx *c, const int64_t *shape, int nd, mx_dtype 
 
 /* Index values in [-dim, dim) (only non-negative for unsigned index dtypes). */
 static mx_array *index_array(conf_ctx *c, const int64_t *shape, int nd, mx_dtype t, int64_t dim, ref_tensor *ref) {
-    mx_array *a = conf_random_int(c, shape, nd, t, is_unsigned(t) ? 0 : -dim, dim - 1, ref);
+    /* within the index dtype too: a dim of 129 in int8 would draw 128 (stored as -128, which
+     * wraps to 1) or -129 (stored as 127), and the reference would look elsewhere */
+    int64_t lo = is_unsigned(t) ? 0 : -dim, hi = dim - 1;
+    if (t == MX_INT8) lo = lo < -128 ? -128 : lo, hi = hi > 127 ? 127 : hi;
+    if (t == MX_UINT8) hi = hi > 255 ? 255 : hi;
+    mx_array *a = conf_random_int(c, shape, nd, t, lo, hi, ref);
     for (int64_t i = 0; i < ref->size; i++)
         if (ref->data[i] < 0) ref->data[i] += dim; /* the reference sees wrapped indices */
     return a;
