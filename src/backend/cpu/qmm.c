@@ -492,6 +492,50 @@ int cpu_quantized_matmul(const mx_kernel_ctx *c) {
     return rc;
 }
 
+/* Decode through a mixture of experts: a few rows of x against each of nprod gathered
+ * matrices (8 experts of a Qwen3-MoE token, ~1 MB each at 4 bits). One parallel region over
+ * every (matrix, 16-row block) instead of one per matrix, and each distinct x quantized once:
+ * per-matrix regions cost a fork/join and a ramp-up of the weight stream per MB, and under
+ * load half of a 2-thread MoE decode profile was threads waiting in libgomp. Integer path
+ * only (qk_ok: bfloat16 results); the same row kernel and integers as qk_product. */
+static int gather_rows_batched(const qmm_inputs *in, const int64_t *idx, int64_t nprod, int64_t M, float *y) {
+    const qmat q0 = in->q;
+    const int64_t K = q0.k, G = q0.groups, N = q0.n;
+    size_t xb = (size_t)(nprod * M * K), gb = sizeof(float) * (size_t)(nprod * M * G);
+    char *buf = malloc(2 * xb + 2 * gb + sizeof(float) * (size_t)(M * K) + 64);
+    if (!buf) {
+        mx_set_error("[gather_qmm] out of memory for %lld x %lld int8 activations", (long long)(nprod * M), (long long)K);
+        return -1;
+    }
+    float *sx = (float *)buf, *xs = sx + nprod * M * G, *xf = xs + nprod * M * G;
+    int8_t *xq = (int8_t *)(xf + M * K), *xl = xq + xb;
+    for (int64_t i = 0; i < nprod; i++) {
+        int64_t o = i * M;
+        if (i > 0 && idx[i] == idx[i - 1]) { /* the same x rows: copy their quantized form */
+            memcpy(xq + o * K, xq + (o - M) * K, (size_t)(M * K));
+            memcpy(xl + o * K, xl + (o - M) * K, (size_t)(M * K));
+            memcpy(sx + o * G, sx + (o - M) * G, sizeof(float) * (size_t)(M * G));
+            memcpy(xs + o * G, xs + (o - M) * G, sizeof(float) * (size_t)(M * G));
+            continue;
+        }
+        load_x(in->x, cpu_batch_offset(in->x, idx[i]), M, K, xf);
+        qk_quantize_act(xf, M, K, q0.gs, q0.bits, xq + o * K, xl + o * K, sx + o * G, xs + o * G);
+    }
+    qk_rows_fn f = qk_kernel();
+    const int64_t per = (N + QK_BLOCK - 1) / QK_BLOCK, total = nprod * per;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(nprod * N * K))
+    for (int64_t t = 0; t < total; t++) {
+        int64_t i = t / per, n0 = t % per * QK_BLOCK, n1 = min64(N, n0 + QK_BLOCK);
+        qmat q = matrix_at(in, idx[nprod + i]);
+        qk_weights w = {(const uint8_t *)q.w, q.scales, q.biases, QK_F32, N, K, G, q.gs, q.bits};
+        qk_float_of(q.sdt, &w.sdt);
+        qk_act a = {xq + i * M * K, xl + i * M * K, sx + i * M * G, xs + i * M * G, M, K, G};
+        f(&w, &a, 0, (int)M, n0, n1, y + i * M * N, N);
+    }
+    free(buf);
+    return 0;
+}
+
 int cpu_gather_qmm(const mx_kernel_ctx *c) {
     const mx_quant_params *p = c->params;
     mx_array *out = c->outputs[0];
@@ -523,6 +567,18 @@ int cpu_gather_qmm(const mx_kernel_ctx *c) {
                              (long long)i, (long long)idx[i], (long long)nx, (long long)idx[nprod + i], (long long)nw);
                 rc = -1;
             }
+    }
+    /* decode (a few rows per matrix, few matrices): one pass over all of them */
+    int64_t longest = 0; /* longest run of one matrix: those rows are better read together */
+    for (int64_t i0 = 0, i1; rc == 0 && i0 < nprod; i0 = i1) {
+        for (i1 = i0 + 1; i1 < nprod && idx[nprod + i1] == idx[nprod + i0];) i1++;
+        longest = i1 - i0 > longest ? i1 - i0 : longest;
+    }
+    if (rc == 0 && qk_ok(&in.q) && longest * M <= QK_MAX_ROWS && nprod * M <= 64) {
+        float *dst = y ? y : (float *)mx_array_ptr(out);
+        rc = gather_rows_batched(&in, idx, nprod, M, dst);
+        if (rc == 0 && y) store_y(out, 0, nprod * M, y);
+        nprod = rc == 0 ? 0 : nprod; /* done: skip the loop below */
     }
     /* runs of equal experts become one product of run * M rows */
     for (int64_t i0 = 0; i0 < nprod && rc == 0;) {
