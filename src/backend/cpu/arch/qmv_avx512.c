@@ -24,15 +24,22 @@
 #define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
 
 #define CHUNK_GROUPS 64 /* groups whose s * sx are prepared at once (a multiple of 16) */
-/* Software prefetch distance (bytes ahead in the weight stream). First measured on the lent
- * Xeon with the decode stack (1 thread, q4 / q8: none 53% / 57% of the read bandwidth, 512 B
- * 61% / 70%, 2 KB about 80% / 70%, 8 KB 67% / 83%): the hardware prefetcher alone does not run
- * far enough ahead of a loop this dense. Measured again with the register-accumulator kernel
- * (cmlx bench, Llama-3.2-1B, tg64, quiet 16-core Xeon host, tok/s, 1 / 2 threads): q4 none
- * 9.3 / 15.3, 512 B 10.4 / 16.7, 1 KB 11.1 / 18.1, 2 KB 12.3 / 20.5, 4 KB 14.0 / 20.9, 8 KB
- * 13.4 / 22.2; q8 none 5.7 / 7.9, 2 KB 8.3 / 11.4, 4 KB 7.9 / 12.0, 8 KB 8.0 / 10.8
- * (one run each, +-10% between identical runs): 4 KB. */
-#define PF 4096
+/* Software prefetch of the weight stream (p: the line being loaded now); the hardware
+ * prefetcher alone does not run far enough ahead of a loop this dense. Measured with cmlx
+ * bench (Llama-3.2-1B, tg64 after a 32-token prompt) on the quiet 16-core Xeon host, tok/s:
+ *  - distance, prefetcht0 (1 / 2 threads): q4 none 9.3 / 15.3, 512 B 10.4 / 16.7, 1 KB
+ *    11.1 / 18.1, 2 KB 12.3 / 20.5, 4 KB 14.0 / 20.9, 8 KB 13.4 / 22.2; q8 none 5.7 / 7.9,
+ *    2 KB 8.3 / 11.4, 4 KB 7.9 / 12.0, 8 KB 8.0 / 10.8 (one run each, +-10% between runs);
+ *  - 4-bit, four alternating pairs, prefetcht0 4 KB vs prefetcht1 (to L2) 8 KB plus
+ *    prefetcht0 1 KB: 2 threads +12% (19.1 -> 23.6, 21.6 -> 23.0, 19.0 -> 21.7, 20.4 ->
+ *    20.6), 1 thread +1% (-2% .. +9%); 8-bit the same pairs: 1 thread -4%, 2 threads -3%.
+ * The L1 fill buffers bound how far prefetcht0 can usefully run ahead; an L2 prefetch further
+ * out plus a near one into L1 keeps more lines in flight where two cores share the memory. */
+QK_INLINE void prefetch4(const uint8_t *p) {
+    _mm_prefetch((const char *)(p + 8192), _MM_HINT_T1);
+    _mm_prefetch((const char *)(p + 1024), _MM_HINT_T0);
+}
+QK_INLINE void prefetch8(const uint8_t *p) { _mm_prefetch((const char *)(p + 4096), _MM_HINT_T0); }
 
 /* n (<= 16) scales / biases of type t from p as floats; the rest zero. */
 QK_INLINE __m512 load16(const void *p, qk_float t, int64_t i, int n) {
@@ -130,8 +137,8 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                 /* chunks of 128 values (64 bytes), two per step */
                 int64_t vend = v1 < full128 ? v1 : full128, v = v0;
                 for (; v + 256 <= vend; v += 256) {
-                    _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(wrow + v / 2 + 64 + PF), _MM_HINT_T0);
+                    prefetch4(wrow + v / 2);
+                    prefetch4(wrow + v / 2 + 64);
                     __m512i wa = _mm512_loadu_si512(wrow + v / 2), wb = _mm512_loadu_si512(wrow + v / 2 + 64);
                     int64_t g = v / GS - c0;
 #define STEP4x2(m)                                                                                              \
@@ -142,7 +149,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                     FOR_M(STEP4x2)
                 }
                 if (v < vend) {
-                    _mm_prefetch((const char *)(wrow + v / 2 + PF), _MM_HINT_T0);
+                    prefetch4(wrow + v / 2);
                     __m512i wa = _mm512_loadu_si512(wrow + v / 2);
                     int64_t g = v / GS - c0;
 #define STEP4(m)                                                                                                \
@@ -169,8 +176,8 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                 /* blocks of 64 values (64 bytes) in natural order, two per step */
                 int64_t vend = v1 < full ? v1 : full, v = v0;
                 for (; v + 128 <= vend; v += 128) {
-                    _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(wrow + v + 64 + PF), _MM_HINT_T0);
+                    prefetch8(wrow + v);
+                    prefetch8(wrow + v + 64);
                     __m512i wa = _mm512_loadu_si512(wrow + v), wb = _mm512_loadu_si512(wrow + v + 64);
                     int64_t g = v / GS - c0;
                     if (GS == 128) { /* one group: the integers are added first */
@@ -190,7 +197,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                     }
                 }
                 if (v < vend) { /* one block of 64 (groups of 32 or 64: with 128, 128 divides vend - v0) */
-                    _mm_prefetch((const char *)(wrow + v + PF), _MM_HINT_T0);
+                    prefetch8(wrow + v);
                     __m512i wa = _mm512_loadu_si512(wrow + v);
                     int64_t g = v / GS - c0;
 #define STEP8(m)                                                                                              \
@@ -249,8 +256,8 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
             }
             const __m512i lo4 = _mm512_set1_epi8(15);
             for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
-                _mm_prefetch((const char *)(w0 + v / 2 + PF), _MM_HINT_T0);
-                _mm_prefetch((const char *)(w1 + v / 2 + PF), _MM_HINT_T0);
+                prefetch4(w0 + v / 2);
+                prefetch4(w1 + v / 2);
                 __m512i xe = _mm512_loadu_si512(xr + v), xo = _mm512_loadu_si512(xr + v + 64);
                 __m512i le = _mm512_loadu_si512(xlr + v), lo_ = _mm512_loadu_si512(xlr + v + 64);
                 __m512i wa = _mm512_loadu_si512(w0 + v / 2), wb = _mm512_loadu_si512(w1 + v / 2);
