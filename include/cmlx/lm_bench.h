@@ -38,6 +38,10 @@ double lm_bench_read_bandwidth(size_t bytes, int threads, int reps);
 /* float32 GEMM rate in GFLOP/s (2*n^3 per product) of mx_matmul on n x n operands, best of
  * `reps` products after one warm-up (threads: whatever OpenMP / OpenBLAS are set to). */
 double lm_bench_gemm_f32(int n, int reps);
+/* bfloat16 GEMM rate in GFLOP/s of mx_matmul(a, transpose(w)) on n x n bf16 operands (the
+ * Linear layout of a prefill; on CPUs with AMX tiles this is the tile GEMM), best of `reps`
+ * after one warm-up. */
+double lm_bench_gemm_bf16(int n, int reps);
 
 /* Which int8 dot-product instructions this CPU has, best first. */
 typedef enum lm_int8_path {
@@ -72,6 +76,7 @@ typedef struct lm_roofline {
     double read_gbs_n;           /* `threads` threads */
     int gemm_n;                  /* square size of the float32 GEMM */
     double gemm_f32_gflops;      /* with `threads` threads */
+    double gemm_bf16_gflops;     /* bf16 GEMM (x @ W^T), with `threads` threads */
     lm_int8_path int8_path;
     double int8_gops_1;          /* one thread */
     double int8_gops_n;          /* `threads` threads */

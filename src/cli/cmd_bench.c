@@ -104,10 +104,11 @@ static int apply_threads(int threads, int argc, char **argv) {
 
 static void print_roofline_json(const lm_roofline *r, double load) {
     printf("{\"threads\": %d, \"buffer_bytes\": %zu, \"read_gbs_1\": %.6g, \"read_gbs\": %.6g, \"gemm_n\": %d, "
-           "\"gemm_f32_gflops\": %.6g, \"int8_path\": \"%s\", \"int8_gops_1\": %.6g, \"int8_gops\": %.6g, "
+           "\"gemm_f32_gflops\": %.6g, \"gemm_bf16_gflops\": %.6g, \"int8_path\": \"%s\", \"int8_gops_1\": %.6g, "
+           "\"int8_gops\": %.6g, "
            "\"fma_path\": \"%s\", \"f32_fma_gflops_1\": %.6g, \"f32_fma_gflops\": %.6g, \"bf16_dot_gflops_1\": %.6g, "
            "\"bf16_dot_gflops\": %.6g, \"load_avg\": %.6g}\n",
-           r->threads, r->buffer_bytes, r->read_gbs_1, r->read_gbs_n, r->gemm_n, r->gemm_f32_gflops,
+           r->threads, r->buffer_bytes, r->read_gbs_1, r->read_gbs_n, r->gemm_n, r->gemm_f32_gflops, r->gemm_bf16_gflops,
            lm_int8_path_name(r->int8_path), r->int8_gops_1, r->int8_gops_n, r->fma_path, r->fma_gflops_1,
            r->fma_gflops_n, r->bf16_gflops_1, r->bf16_gflops_n, load);
 }
@@ -117,6 +118,8 @@ static void print_roofline_text(const lm_roofline *r, double load) {
            r->read_gbs_1, r->threads, r->read_gbs_n);
     printf("float32 GEMM %dx%d (mx_matmul): %.1f GFLOP/s with %d thread(s)\n", r->gemm_n, r->gemm_n,
            r->gemm_f32_gflops, r->threads);
+    printf("bf16 GEMM %dx%d (mx_matmul, x @ W^T): %.1f GFLOP/s with %d thread(s)\n", r->gemm_n, r->gemm_n,
+           r->gemm_bf16_gflops, r->threads);
     printf("int8 dot products (%s): 1 thread %.1f GOP/s, %d thread(s) %.1f GOP/s\n", lm_int8_path_name(r->int8_path),
            r->int8_gops_1, r->threads, r->int8_gops_n);
     printf("float32 FMA (%s): 1 thread %.1f GFLOP/s, %d thread(s) %.1f GFLOP/s\n", r->fma_path, r->fma_gflops_1,
@@ -280,7 +283,7 @@ typedef struct {
 
 typedef struct {
     double decode_gbs, decode_share, prefill_gflops, prefill_f32_share, prefill_int8_share, prefill_fma_share,
-        prefill_bf16_share;
+        prefill_bf16_share, prefill_bf16_gemm_share;
 } shares;
 
 static shares shares_of(const context *c, double prompt_tps, double gen_tps) {
@@ -292,6 +295,8 @@ static shares shares_of(const context *c, double prompt_tps, double gen_tps) {
     s.prefill_int8_share = c->have_roof && c->roof.int8_gops_n > 0 ? s.prefill_gflops / c->roof.int8_gops_n : 0;
     s.prefill_fma_share = c->have_roof && c->roof.fma_gflops_n > 0 ? s.prefill_gflops / c->roof.fma_gflops_n : 0;
     s.prefill_bf16_share = c->have_roof && c->roof.bf16_gflops_n > 0 ? s.prefill_gflops / c->roof.bf16_gflops_n : 0;
+    s.prefill_bf16_gemm_share =
+        c->have_roof && c->roof.gemm_bf16_gflops > 0 ? s.prefill_gflops / c->roof.gemm_bf16_gflops : 0;
     return s;
 }
 
@@ -314,10 +319,11 @@ static void print_trial_json(const bench_opts *o, const context *c, int trial, c
         printf(", \"read_bandwidth_gbs\": %.6g, \"decode_bandwidth_share\": %.6g, \"gemm_f32_gflops\": %.6g, "
                "\"prefill_f32_share\": %.6g, \"int8_path\": \"%s\", \"int8_gops\": %.6g, \"prefill_int8_share\": %.6g, "
                "\"f32_fma_gflops\": %.6g, \"prefill_fma_share\": %.6g, \"bf16_dot_gflops\": %.6g, "
-               "\"prefill_bf16_share\": %.6g",
+               "\"prefill_bf16_share\": %.6g, \"gemm_bf16_gflops\": %.6g, \"prefill_bf16_gemm_share\": %.6g",
                c->roof.read_gbs_n, s.decode_share, c->roof.gemm_f32_gflops, s.prefill_f32_share,
                lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n, s.prefill_int8_share, c->roof.fma_gflops_n,
-               s.prefill_fma_share, c->roof.bf16_gflops_n, s.prefill_bf16_share);
+               s.prefill_fma_share, c->roof.bf16_gflops_n, s.prefill_bf16_share, c->roof.gemm_bf16_gflops,
+               s.prefill_bf16_gemm_share);
     printf(", \"cpu_utilization\": %.6g, \"load_avg\": %.2f}\n", cpu_util, load_avg());
     fflush(stdout);
     free(model);
@@ -329,15 +335,16 @@ static void print_summary(const context *c, const bench_opts *o, double prompt_t
     printf("Weights: %.3f GB held, %.3f GB read per decoded token, %.3f B parameters multiplied per token\n",
            (double)c->cost.weight_bytes / 1e9, (double)c->cost.bytes_per_token / 1e9, c->cost.matmul_params / 1e9);
     if (c->have_roof) {
-        printf("Ceilings (%d thread(s)): read bandwidth %.2f GB/s, float32 GEMM %.1f GFLOP/s, float32 FMA %.1f "
-               "GFLOP/s, bf16 dot %.1f GFLOP/s, int8 (%s) %.1f GOP/s\n",
-               c->roof.threads, c->roof.read_gbs_n, c->roof.gemm_f32_gflops, c->roof.fma_gflops_n,
+        printf("Ceilings (%d thread(s)): read bandwidth %.2f GB/s, float32 GEMM %.1f GFLOP/s, bf16 GEMM %.1f GFLOP/s, "
+               "float32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, int8 (%s) %.1f GOP/s\n",
+               c->roof.threads, c->roof.read_gbs_n, c->roof.gemm_f32_gflops, c->roof.gemm_bf16_gflops, c->roof.fma_gflops_n,
                c->roof.bf16_gflops_n, lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n);
         printf("Decode: %.2f GB/s of weights = %.0f%% of the read bandwidth (bandwidth-bound ceiling %.2f tok/s)\n",
                s.decode_gbs, 100 * s.decode_share, c->roof.read_gbs_n * 1e9 / (double)c->cost.bytes_per_token);
-        printf("Prefill: %.1f GFLOP/s = %.0f%% of the float32 GEMM (sgemm) rate, %.0f%% of the float32 FMA peak, "
-               "%.0f%% of the bf16 dot peak, %.0f%% of the int8 peak\n",
-               s.prefill_gflops, 100 * s.prefill_f32_share, 100 * s.prefill_fma_share, 100 * s.prefill_bf16_share,
+        printf("Prefill: %.1f GFLOP/s = %.0f%% of the bf16 GEMM rate, %.0f%% of the float32 GEMM (sgemm) rate, "
+               "%.0f%% of the float32 FMA peak, %.0f%% of the bf16 dot peak, %.0f%% of the int8 peak\n",
+               s.prefill_gflops, 100 * s.prefill_bf16_gemm_share, 100 * s.prefill_f32_share, 100 * s.prefill_fma_share,
+               100 * s.prefill_bf16_share,
                100 * s.prefill_int8_share);
     } else {
         printf("Decode: %.2f GB/s of weights; prefill: %.1f GFLOP/s\n", s.decode_gbs, s.prefill_gflops);

@@ -92,7 +92,8 @@ static double num(json_t *o, const char *k) {
 static void check_trial(json_t *j, int bits, double want_bytes) {
     const char *positive[] = {"prompt_tps", "generation_tps", "peak_memory_gb", "weight_bytes", "weight_bytes_per_token",
                               "matmul_params", "decode_gbs", "prefill_gflops", "read_bandwidth_gbs",
-                              "decode_bandwidth_share", "gemm_f32_gflops", "prefill_f32_share", "int8_gops",
+                              "decode_bandwidth_share", "gemm_f32_gflops", "prefill_f32_share", "gemm_bf16_gflops",
+                              "prefill_bf16_gemm_share", "int8_gops",
                               "prefill_int8_share", "f32_fma_gflops", "prefill_fma_share", "peak_rss_gb"};
     for (size_t i = 0; i < sizeof positive / sizeof positive[0]; i++)
         CHECK_MSG(num(j, positive[i]) > 0, "\"%s\" = %g is not positive", positive[i], num(j, positive[i]));
@@ -251,7 +252,7 @@ int main(int argc, char **argv) {
         json_t *j = NULL;
         CHECK(json_lines(out.data ? out.data : "", &j) == 1);
         if (j) {
-            const char *keys[] = {"read_gbs_1", "read_gbs", "gemm_f32_gflops", "int8_gops_1", "int8_gops",
+            const char *keys[] = {"read_gbs_1", "read_gbs", "gemm_f32_gflops", "gemm_bf16_gflops", "int8_gops_1", "int8_gops",
                                   "f32_fma_gflops_1", "f32_fma_gflops"};
             for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
                 CHECK_MSG(num(j, keys[i]) > 0, "roofline \"%s\" = %g", keys[i], num(j, keys[i]));

@@ -45,6 +45,7 @@ static void test_bandwidth_and_gemm(void) {
     CHECK(lm_bench_read_bandwidth(100, 1, 1) < 0 && strstr(mx_last_error(), "too small"));
     CHECK(lm_bench_gemm_f32(64, 1) > 0);
     CHECK(lm_bench_gemm_f32(0, 1) < 0 && strstr(mx_last_error(), "GEMM size 0"));
+    CHECK(lm_bench_gemm_bf16(64, 1) > 0);
     lm_roofline r;
     CHECK(lm_bench_roofline(1, 1, &r) == 0);
     CHECK(r.threads == 1 && r.read_gbs_1 > 0 && r.read_gbs_n == r.read_gbs_1 && r.gemm_f32_gflops > 0 &&

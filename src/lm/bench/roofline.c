@@ -80,7 +80,8 @@ double lm_bench_read_bandwidth(size_t bytes, int threads, int reps) {
     return best;
 }
 
-double lm_bench_gemm_f32(int n, int reps) {
+/* Best GFLOP/s of mx_matmul(a, b or b^T) on n x n operands of dtype t. */
+static double gemm_rate(int n, int reps, mx_dtype t, int transpose_b) {
     if (n < 1 || reps < 1) {
         mx_set_error("[bench] GEMM size %d and repetitions %d must be positive", n, reps);
         return -1;
@@ -89,8 +90,9 @@ double lm_bench_gemm_f32(int n, int reps) {
     if (!pool) return -1;
     double best = -1;
     mx_array *key = mx_random_key(7);
-    mx_array *a = mx_random_uniform(-1, 1, (int64_t[]){n, n}, 2, MX_FLOAT32, key);
-    mx_array *b = mx_random_uniform(-1, 1, (int64_t[]){n, n}, 2, MX_FLOAT32, mx_random_key(8));
+    mx_array *a = mx_random_uniform(-1, 1, (int64_t[]){n, n}, 2, t, key);
+    mx_array *b = mx_random_uniform(-1, 1, (int64_t[]){n, n}, 2, t, mx_random_key(8));
+    if (transpose_b) b = mx_transpose(b, NULL, 0); /* reversed axes */
     mx_array *ab[2] = {a, b};
     if (!a || !b || mx_eval(ab, 2)) goto out;
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up (BLAS buffers, allocator cache) */
@@ -111,6 +113,9 @@ out:
     return best;
 }
 
+double lm_bench_gemm_f32(int n, int reps) { return gemm_rate(n, reps, MX_FLOAT32, 0); }
+double lm_bench_gemm_bf16(int n, int reps) { return gemm_rate(n, reps, MX_BFLOAT16, 1); }
+
 void lm_bench_set_threads(int threads) {
     if (threads < 1) return;
     omp_set_num_threads(threads);
@@ -128,6 +133,7 @@ int lm_bench_roofline(int threads, int quick, lm_roofline *r) {
     if (r->read_gbs_n < 0) return -1;
     r->gemm_n = quick ? 256 : 2048;
     if ((r->gemm_f32_gflops = lm_bench_gemm_f32(r->gemm_n, quick ? 2 : 3)) < 0) return -1;
+    if ((r->gemm_bf16_gflops = lm_bench_gemm_bf16(r->gemm_n, quick ? 2 : 3)) < 0) return -1;
     r->int8_path = lm_int8_best_path();
     double secs = quick ? 0.05 : 0.5;
     if ((r->int8_gops_1 = lm_bench_int8_peak(r->int8_path, 1, secs)) < 0) return -1;
