@@ -53,8 +53,11 @@ static int wait_child(pid_t pid, double timeout) {
     }
 }
 
-/* Runs argv with `input` on stdin (a pipe) and collects stdout+stderr, within timeout s. */
-static int run_piped(char *const argv[], const char *input, strbuf *out, double timeout) {
+/* Starts argv with stdin from a pipe (its write end in *to_child) and stdout+stderr into
+ * another (its read end in *from_child). spincount: the child's GOMP_SPINCOUNT (NULL: unset,
+ * with OMP_WAIT_POLICY unset too), or KEEP_ENV for the environment as it is. -1 on failure. */
+static const char KEEP_ENV[] = "";
+static pid_t spawn_piped(char *const argv[], const char *spincount, int *to_child, int *from_child) {
     int in[2], outp[2];
     if (pipe(in) || pipe(outp)) return -1;
     pid_t pid = fork();
@@ -67,39 +70,54 @@ static int run_piped(char *const argv[], const char *input, strbuf *out, double 
         close(in[1]);
         close(outp[0]);
         close(outp[1]);
+        if (spincount != KEEP_ENV) {
+            unsetenv("OMP_WAIT_POLICY");
+            if (spincount) setenv("GOMP_SPINCOUNT", spincount, 1);
+            else unsetenv("GOMP_SPINCOUNT");
+        }
         execv(argv[0], argv);
         _exit(127);
     }
     close(in[0]);
     close(outp[1]);
+    *to_child = in[1];
+    *from_child = outp[0];
+    return pid;
+}
+
+/* Runs argv with `input` on stdin (a pipe) and collects stdout+stderr, within timeout s. */
+static int run_piped(char *const argv[], const char *input, strbuf *out, double timeout) {
+    int to, from;
+    pid_t pid = spawn_piped(argv, KEEP_ENV, &to, &from);
+    if (pid < 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     size_t len = strlen(input), off = 0;
     double end = now_s() + timeout;
-    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    fcntl(to, F_SETFL, O_NONBLOCK);
     int open_in = 1;
     for (;;) {
         if (open_in && off == len) {
-            close(in[1]);
+            close(to);
             open_in = 0;
         }
-        struct pollfd fds[2] = {{outp[0], POLLIN, 0}, {open_in ? in[1] : -1, POLLOUT, 0}};
+        struct pollfd fds[2] = {{from, POLLIN, 0}, {open_in ? to : -1, POLLOUT, 0}};
         int r = poll(fds, 2, 100);
         if (r < 0 && errno != EINTR) break;
         if (fds[1].revents & (POLLOUT | POLLERR)) {
-            ssize_t w = write(in[1], input + off, len - off);
+            ssize_t w = write(to, input + off, len - off);
             if (w > 0) off += (size_t)w;
             else if (w < 0 && errno != EAGAIN) off = len;
         }
         if (fds[0].revents & (POLLIN | POLLHUP)) {
             char buf[4096];
-            ssize_t n = read(outp[0], buf, sizeof buf);
+            ssize_t n = read(from, buf, sizeof buf);
             if (n <= 0) break;
             strbuf_append(out, buf, (size_t)n);
         }
         if (now_s() > end) break;
     }
-    if (open_in) close(in[1]);
-    close(outp[0]);
+    if (open_in) close(to);
+    close(from);
     return wait_child(pid, end - now_s() > 1 ? end - now_s() : 1);
 }
 
@@ -264,32 +282,19 @@ static void test_pty_interrupt(const char *bin, const char *model) {
 /* The GOMP_SPINCOUNT entry of a live chat session started with `spincount` (NULL: unset)
  * into got (empty when absent); returns 0 once the session printed its [INFO] line. */
 static int chat_spincount(const char *bin, const char *model, const char *spincount, char *got, size_t cap) {
-    int in[2], outp[2];
+    int to, from;
     got[0] = 0;
-    if (pipe(in) || pipe(outp)) return -1;
-    pid_t pid = fork();
+    char *argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "4", NULL};
+    pid_t pid = spawn_piped(argv, spincount, &to, &from);
     if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(outp[1], 1);
-        dup2(outp[1], 2);
-        close(in[0]), close(in[1]), close(outp[0]), close(outp[1]);
-        unsetenv("OMP_WAIT_POLICY");
-        if (spincount) setenv("GOMP_SPINCOUNT", spincount, 1);
-        else unsetenv("GOMP_SPINCOUNT");
-        execl(bin, bin, "chat", "--model", model, "-m", "4", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(outp[1]);
     strbuf out = {0};
     double end = now_s() + 30;
     int ready = 0;
     while (!ready && now_s() < end) {
-        struct pollfd fd = {outp[0], POLLIN, 0};
+        struct pollfd fd = {from, POLLIN, 0};
         if (poll(&fd, 1, 100) > 0) {
             char buf[4096];
-            ssize_t n = read(outp[0], buf, sizeof buf);
+            ssize_t n = read(from, buf, sizeof buf);
             if (n <= 0) break;
             strbuf_append(&out, buf, (size_t)n);
             ready = out.data && strstr(out.data, "[INFO] Starting chat session") != NULL;
@@ -305,8 +310,8 @@ static int chat_spincount(const char *bin, const char *model, const char *spinco
         for (size_t i = 0; i < n; i += strlen(env + i) + 1)
             if (!strncmp(env + i, "GOMP_SPINCOUNT=", 15)) snprintf(got, cap, "%s", env + i + 15);
     }
-    close(in[1]); /* end of input: the session ends */
-    close(outp[0]);
+    close(to); /* end of input: the session ends */
+    close(from);
     wait_child(pid, 30);
     strbuf_free(&out);
     return ready ? 0 : -1;
