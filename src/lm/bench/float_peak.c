@@ -5,12 +5,11 @@
  *
  * Counting: an FMA is 2 flops per lane; vdpbf16ps does 2 products and 2 adds per float32
  * lane (4 flops). */
-#include <omp.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmlx/lm_bench.h"
+#include "lm/bench/peak_timer.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -20,12 +19,6 @@
 #endif
 
 enum { KSTEPS = 64 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef double (*kernel_fn)(const float *a, const float *b, long iters); /* returns a checksum */
 
@@ -130,6 +123,16 @@ static double fma_portable(const float *a, const float *b, long iters) {
     return t;
 }
 
+typedef struct {
+    kernel_fn f;
+    const float *a, *b;
+} float_pass;
+
+static double run_float_pass(const void *ctx, long iters) {
+    const float_pass *p = ctx;
+    return p->f(p->a, p->b, iters);
+}
+
 /* Runs f on `threads` threads for about `seconds`; flops of one pass given. */
 static double measure(kernel_fn f, double flops_per_iter, int threads, double seconds) {
     static float a[KSTEPS * 4], b[KSTEPS * 64];
@@ -137,32 +140,8 @@ static double measure(kernel_fn f, double flops_per_iter, int threads, double se
      * overflow nor become denormal over billions of steps */
     for (int i = 0; i < KSTEPS * 4; i++) a[i] = (float)(i % 7 + 1) / 1024.0f;
     for (int i = 0; i < KSTEPS * 64; i++) b[i] = (float)(i % 5 + 1) / 1024.0f;
-    long iters = 16;
-    double t0, dt;
-    for (;;) {
-        t0 = now_s();
-        (void)f(a, b, iters);
-        dt = now_s() - t0;
-        if (dt > 0.02 || iters > (1L << 30)) break;
-        iters *= 4;
-    }
-    long n = (long)((double)iters * seconds / (dt > 0 ? dt : 1e-3));
-    if (n < 1) n = 1;
-    volatile double sink = 0;
-    int used = 1;
-    t0 = now_s();
-#pragma omp parallel num_threads(threads)
-    {
-        double s = f(a, b, n);
-#pragma omp atomic
-        sink += s;
-#pragma omp single
-        used = omp_get_num_threads();
-    }
-    dt = now_s() - t0;
-    (void)sink;
-    (void)threads; /* unused when built without OpenMP */
-    return flops_per_iter * (double)n * used / dt / 1e9;
+    float_pass p = {f, a, b};
+    return flops_per_iter * peak_passes_per_second(run_float_pass, &p, threads, seconds) / 1e9;
 }
 
 const char *lm_bench_fma_path(void) {

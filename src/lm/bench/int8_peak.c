@@ -4,13 +4,12 @@
  * __builtin_cpu_supports; the portable one is plain C.
  *
  * Counting: one u8 x s8 multiply-add = 2 ops (as GEMM GFLOP/s counts an FMA). */
-#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmlx/lm_bench.h"
+#include "lm/bench/peak_timer.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -21,12 +20,6 @@
 #endif
 
 enum { ROWS = 4, KSTEPS = 64 }; /* A: 4 rows x 256 bytes, B: 64 steps x 256 bytes = 16 KiB */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 const char *lm_int8_path_name(lm_int8_path p) {
     static const char *names[] = {"avx512-vnni", "avx-vnni", "avx2", "portable"};
@@ -192,6 +185,17 @@ static int64_t run_kernel(lm_int8_path p, const uint8_t *a, const int8_t *b, lon
     return kernel_portable(a, b, iters);
 }
 
+typedef struct {
+    lm_int8_path path;
+    const uint8_t *a;
+    const int8_t *b;
+} int8_pass;
+
+static double run_int8_pass(const void *ctx, long iters) {
+    const int8_pass *p = ctx;
+    return (double)run_kernel(p->path, p->a, p->b, iters);
+}
+
 double lm_bench_int8_peak(lm_int8_path path, int threads, double seconds) {
     if (path < 0 || path >= LM_INT8_PATH_COUNT || !path_supported(path)) {
         mx_set_error("[bench] the int8 path %s is not supported by this CPU", lm_int8_path_name(path));
@@ -202,30 +206,6 @@ double lm_bench_int8_peak(lm_int8_path path, int threads, double seconds) {
     int8_t b[KSTEPS * 256];
     for (size_t i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 7 % 5);
     for (size_t i = 0; i < sizeof b; i++) b[i] = (int8_t)((int)(i * 13 % 7) - 3);
-    /* calibrate on one thread: passes for about `seconds` */
-    long iters = 16;
-    double t0, dt;
-    for (;;) {
-        t0 = now_s();
-        (void)run_kernel(path, a, b, iters);
-        dt = now_s() - t0;
-        if (dt > 0.02 || iters > (1L << 30)) break;
-        iters *= 4;
-    }
-    long n = (long)((double)iters * seconds / (dt > 0 ? dt : 1e-3));
-    if (n < 1) n = 1;
-    volatile int64_t sink = 0;
-    int used = 1;
-    t0 = now_s();
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t s = run_kernel(path, a, b, n);
-#pragma omp atomic
-        sink += s;
-#pragma omp single
-        used = omp_get_num_threads();
-    }
-    dt = now_s() - t0;
-    (void)sink;
-    return 2.0 * macs_per_iter() * (double)n * used / dt / 1e9;
+    int8_pass p = {path, a, b};
+    return 2.0 * macs_per_iter() * peak_passes_per_second(run_int8_pass, &p, threads, seconds) / 1e9;
 }
