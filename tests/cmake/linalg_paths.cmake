@@ -20,3 +20,9 @@ if(EXISTS /proc/cpuinfo)
     set_tests_properties(op_conformance_linalg_amx PROPERTIES ENVIRONMENT "CMLX_CPU_PATH=amx" TIMEOUT 600)
   endif()
 endif()
+# Attention's decode path computes its scores with the same 16-bit GEMV kernels (sdpa.c): the
+# fast family once per path too.
+foreach(path portable avx2 avx512)
+  add_test(NAME op_conformance_fast_${path} COMMAND op_conformance fast)
+  set_tests_properties(op_conformance_fast_${path} PROPERTIES ENVIRONMENT "CMLX_CPU_PATH=${path}" TIMEOUT 600)
+endforeach()

@@ -8,8 +8,9 @@
  * Only the task's [rows, Lk] score block is ever materialised.
  *
  * With at most 4 query rows (decoding) there is no GEMM: each (batch, kv head) task
- * streams K and V row by row from their own dtype (read once, no float32 copy), threads
- * over tasks with OpenMP.
+ * reads K and V once, 16-bit keys in place through the decode GEMV kernels of
+ * arch/gemm_b16.h (the scores are a matrix-vector product over the cache rows), values a
+ * block at a time; threads over tasks with OpenMP.
  *
  * Threads (GEMM path): tasks run in parallel under OpenMP with OpenBLAS set to one thread
  * for the duration (then restored): the per-task GEMMs are too small for OpenBLAS's own
@@ -28,6 +29,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "backend/cpu/arch/gemm_b16.h"
 #include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
 #include "core/clones.h"
@@ -126,34 +128,78 @@ static void load_rows(const mx_array *a, int64_t b, int64_t h, int64_t j, int64_
     }
 }
 
-#define KV_BLOCK 64   /* key/value rows converted at a time by the direct path */
+#define KV_BLOCK 64   /* value rows (float keys) converted at a time by the direct path */
+
+/* S[r, j] = scale * Q[r] . K[j] for the task's rows against float32 key rows [j0, j0 + cnt)
+ * (the fallback when the cache is not 16-bit). */
+MX_CLONES static void dot_rows(const float *Q, int64_t rows, int64_t D, const float *kr, int64_t cnt, float scale,
+                               float *S, int64_t lds) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t jj = 0; jj < cnt; jj++) {
+            float acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t e = 0; e < D; e++) acc += Q[r * D + e] * kr[jj * D + e];
+            S[r * lds + jj] = acc * scale;
+        }
+}
+
+/* O[r] += P[r, j] * V[j] over value rows [0, cnt) (float32, Dv each), skipping zero weights
+ * (masked keys). */
+MX_CLONES static void add_weighted_rows(float *O, int64_t rows, int64_t Dv, const float *P, int64_t ldp,
+                                        const float *vr, int64_t cnt) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *o = O + r * Dv;
+        for (int64_t jj = 0; jj < cnt; jj++) {
+            float pj = P[r * ldp + jj];
+            if (pj == 0) continue;
+#pragma omp simd
+            for (int64_t e = 0; e < Dv; e++) o[e] += pj * vr[jj * Dv + e];
+        }
+    }
+}
+
+/* The keys of head (b, h) as 16-bit rows read in place (unit inner stride), or NULL. */
+static const uint16_t *keys16(const mx_array *k, int64_t b, int64_t h) {
+    if ((k->dtype != MX_BFLOAT16 && k->dtype != MX_FLOAT16) || (k->strides[3] != 1 && k->shape[3] != 1)) return NULL;
+    return (const uint16_t *)mx_array_ptr(k) + b * k->strides[0] + h * k->strides[1];
+}
 
 /* The few-query-rows task (decoding): all Lq rows of the rep query heads of kv head (b, h)
- * against K and V streamed row by row straight from their dtype, no GEMM. */
+ * against K and V, each read once, no GEMM. 16-bit keys go straight into the decode GEMV
+ * kernels (scores = Q K^T is a matrix-vector product over the cache rows, read in their own
+ * dtype); values are converted a block at a time into L1 and accumulated. */
 static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     int64_t nrow = J->Lq, rows = J->rep * nrow, D = J->D, Dv = J->Dv;
     int64_t ncols = needed_keys(J, 0, J->Lq), w = D > Dv ? D : Dv;
+    const uint16_t *k16 = keys16(J->k, b, h);
+    int kbf = J->k->dtype == MX_BFLOAT16;
+    cpu_path path = cpu_path_active();
+    /* bfloat16 queries against bfloat16 keys: the exact bf16 rows for the vdpbf16ps kernel */
+    int want_qb = k16 && kbf && J->q->dtype == MX_BFLOAT16 && gemm_b16_path(path) == CPU_PATH_AVX512;
     float *Q = malloc((size_t)(rows * D + 1) * sizeof *Q);
+    uint16_t *Qb = want_qb ? malloc((size_t)(rows * D + 1) * sizeof *Qb) : NULL;
     float *S = malloc((size_t)(rows * ncols + 1) * sizeof *S);
     float *O = calloc((size_t)(rows * Dv + 1), sizeof *O);
     float *row = malloc((size_t)(KV_BLOCK * w + 1) * sizeof *row);
     float *mbuf = J->mask ? malloc((size_t)(ncols + 1) * sizeof *mbuf) : NULL;
     int rc = -1;
-    if (!Q || !S || !O || !row || (J->mask && !mbuf)) goto done;
-    for (int64_t g = 0; g < J->rep; g++)
-        mx_copy_strided(J->q, MX_FLOAT32, Q + g * nrow * D, (b * J->Hq + h * J->rep + g) * J->Lq * D, nrow * D);
-    for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
-        int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
-        load_rows(J->k, b, h, j0, cnt, row);
-        for (int64_t r = 0; r < rows; r++) {
-            const float *qr = Q + r * D;
-            for (int64_t jj = 0; jj < cnt; jj++) {
-                const float *kr = row + jj * D;
-                float acc = 0;
-#pragma omp simd reduction(+ : acc)
-                for (int64_t e = 0; e < D; e++) acc += qr[e] * kr[e];
-                S[r * ncols + j0 + jj] = acc * J->scale;
-            }
+    if (!Q || (want_qb && !Qb) || !S || !O || !row || (J->mask && !mbuf)) goto done;
+    for (int64_t g = 0; g < J->rep; g++) {
+        int64_t qoff = (b * J->Hq + h * J->rep + g) * J->Lq * D;
+        mx_copy_strided(J->q, MX_FLOAT32, Q + g * nrow * D, qoff, nrow * D);
+        if (Qb) mx_copy_strided(J->q, MX_BFLOAT16, Qb + g * nrow * D, qoff, nrow * D);
+    }
+    if (k16) {
+        for (int64_t r0 = 0; r0 < rows; r0 += GEMV_B16_MAX_ROWS) {
+            int64_t mr = rows - r0 < GEMV_B16_MAX_ROWS ? rows - r0 : GEMV_B16_MAX_ROWS;
+            gemv_b16_rows(path, mr, 0, ncols, D, Q + r0 * D, Qb ? Qb + r0 * D : NULL, k16, J->k->strides[2], kbf,
+                          J->scale, S + r0 * ncols, ncols, 0);
+        }
+    } else {
+        for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
+            int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
+            load_rows(J->k, b, h, j0, cnt, row);
+            dot_rows(Q, rows, D, row, cnt, J->scale, S + j0, ncols);
         }
     }
     for (int64_t gr = 0; gr < rows; gr++)
@@ -161,16 +207,7 @@ static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
         int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
         load_rows(J->v, b, h, j0, cnt, row);
-        for (int64_t r = 0; r < rows; r++) {
-            float *o = O + r * Dv;
-            for (int64_t jj = 0; jj < cnt; jj++) {
-                float pj = S[r * ncols + j0 + jj];
-                const float *vr = row + jj * Dv;
-                if (pj == 0) continue;
-#pragma omp simd
-                for (int64_t e = 0; e < Dv; e++) o[e] += pj * vr[e];
-            }
-        }
+        add_weighted_rows(O, rows, Dv, S + j0, ncols, row, cnt);
     }
     size_t os = mx_dtype_size(J->out->dtype);
     for (int64_t g = 0; g < J->rep; g++) {
@@ -180,6 +217,7 @@ static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     rc = 0;
 done:
     free(Q);
+    free(Qb);
     free(S);
     free(O);
     free(row);
