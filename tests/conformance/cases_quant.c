@@ -363,6 +363,56 @@ static void run_gather_qmm(conf_ctx *c) {
             }
 }
 
+/* MoE prefill with tokens sorted by expert, bfloat16 activations (the integer / AMX paths):
+ * runs of one expert with 1 to 13 rows, so that short runs (at most 8 rows, batched through
+ * the row kernels in one pass) and long ones (a many-row product each: AMX tiles where the
+ * CPU has them) meet in one call; the lhs repeats a token across consecutive experts, as
+ * decode does. Tolerance: the activation quantization bound, plus the AMX weight rounding
+ * for rows of long runs. */
+static void run_gather_qmm_runs(conf_ctx *c) {
+    const int run_len[] = {3, 12, 1, 9, 5, 8, 13, 2};
+    const int E = (int)(sizeof run_len / sizeof run_len[0]);
+    for (int bits = 4; bits <= 8; bits += 4) {
+        int gs = bits == 4 ? 64 : 32;
+        int64_t K = 3 * gs, N = 37, T = 17, P = 0;
+        for (int e = 0; e < E; e++) P += run_len[e];
+        qweights w = random_qweights(c, (int64_t[]){E}, 1, N, K, gs, bits, MX_QUANT_AFFINE, MX_BFLOAT16);
+        ref_tensor rx;
+        mx_array *x = conf_random(c, (int64_t[]){T, 1, K}, 3, MX_BFLOAT16, -1, 1, 1, &rx);
+        uint32_t lhs[64], rhs[64];
+        int64_t run_of[64];
+        for (int64_t i = 0, e = 0, left = run_len[0]; i < P; i++) {
+            while (left == 0) left = run_len[++e];
+            left--;
+            rhs[i] = (uint32_t)e;
+            run_of[i] = run_len[e];
+            /* a token repeated across the boundary of two experts, else spread over T */
+            lhs[i] = (uint32_t)(i > 0 && left == run_len[e] - 1 && i % 3 == 0 ? lhs[i - 1] : (i * 7 + 3) % T);
+        }
+        mx_array *li = mx_array_from_data(lhs, (int64_t[]){P}, 1, MX_UINT32);
+        mx_array *ri = mx_array_from_data(rhs, (int64_t[]){P}, 1, MX_UINT32);
+        ref_tensor out = conf_ref_alloc(c, (int64_t[]){P, 1, N}, 3);
+        double worst = 0;
+        for (int64_t i = 0; i < P; i++) {
+            ref_tensor xi = rx;
+            xi.data = rx.data + (int64_t)lhs[i] * K;
+            ref_qmm(&xi, w.deq.data + (int64_t)rhs[i] * N * K, 1, K, N, 1, out.data + i * N);
+            for (int64_t n = 0; n < N; n++) {
+                double b = int8_act_bound(xi.data, &w, rhs[i], n, N, K, gs, bits);
+                if (uses_amx(run_of[i], MX_BFLOAT16))
+                    b += amx_weight_bound(xi.data, w.deq.data + ((int64_t)rhs[i] * N + n) * K, K);
+                worst = fmax(worst, b);
+            }
+        }
+        mx_array *r = mx_gather_qmm(x, w.w, w.s, w.b, li, ri, 1, gs, bits, MX_QUANT_AFFINE, 1);
+        char name[80];
+        snprintf(name, sizeof name, "gather_qmm sorted runs 1..13 rows, bf16, b%d", bits);
+        conf_check(c, name, r, &out, qmm_tol(MX_BFLOAT16, K) + worst / fmax(max_abs(&out), 1e-30));
+        mx_free(li), mx_free(ri);
+        conf_end_case(c);
+    }
+}
+
 /* ---- quantize: the reference quantizer, written from mlx-quant.md ---- */
 
 static float round_to(float v, mx_dtype t) {
@@ -682,4 +732,5 @@ void conf_family_quant(conf_ctx *c) {
     run_qmm_many_rows(c);
     run_qmm_batches(c);
     run_gather_qmm(c);
+    run_gather_qmm_runs(c);
 }

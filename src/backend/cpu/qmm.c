@@ -492,47 +492,91 @@ int cpu_quantized_matmul(const mx_kernel_ctx *c) {
     return rc;
 }
 
-/* Decode through a mixture of experts: a few rows of x against each of nprod gathered
- * matrices (8 experts of a Qwen3-MoE token, ~1 MB each at 4 bits). One parallel region over
- * every (matrix, 16-row block) instead of one per matrix, and each distinct x quantized once:
- * per-matrix regions cost a fork/join and a ramp-up of the weight stream per MB, and under
- * load half of a 2-thread MoE decode profile was threads waiting in libgomp. Integer path
- * only (qk_ok: bfloat16 results); the same row kernel and integers as qk_product. */
-static int gather_rows_batched(const qmm_inputs *in, const int64_t *idx, int64_t nprod, int64_t M, float *y) {
+/* Runs of products that share one matrix (consecutive equal rhs indices) and have at most
+ * this many rows together go through the row kernels in one batched pass; longer runs are
+ * one many-row product each (AMX tiles or the repacking GEMM). */
+#define SHORT_RUN_ROWS QMV_MAX_ROWS
+
+/* The products of a mixture of experts whose runs are short: decode (8 experts of one token,
+ * ~1 MB each at 4 bits, one row each) and prefill with the tokens sorted by expert (runs of
+ * the ~T * k / E tokens routed to each expert). One parallel region over every (run, 16-row
+ * block) instead of a fork/join per run, and x quantized once per distinct row in parallel:
+ * per-run regions cost a fork/join, a serial quantization and a ramp-up of the weight stream
+ * per MB (under load, half of a 2-thread MoE decode profile was threads waiting in libgomp;
+ * prefill of 128 tokens ran ~1,000 such products per layer). Products [run[r], run[r + 1])
+ * of every r < nrun with short[r] set are computed into y (product i's rows at y + i M N).
+ * Integer path only (qk_ok: bfloat16 results); the same row kernel and integers as
+ * qk_product. */
+static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t nprod, int64_t M, const int64_t *run,
+                             const char *is_short, int64_t nrun, float *y) {
     const qmat q0 = in->q;
     const int64_t K = q0.k, G = q0.groups, N = q0.n;
     size_t xb = (size_t)(nprod * M * K), gb = sizeof(float) * (size_t)(nprod * M * G);
-    char *buf = malloc(2 * xb + 2 * gb + sizeof(float) * (size_t)(M * K) + 64);
-    if (!buf) {
+    size_t fb = sizeof(float) * (size_t)(nprod * M * K);
+    char *buf = malloc(2 * xb + 2 * gb + fb + 64);
+    int64_t *task_run = malloc(sizeof(int64_t) * (size_t)(nrun + 1));
+    char *in_short = malloc((size_t)nprod + 1);
+    if (!buf || !task_run || !in_short) {
+        free(buf);
+        free(task_run);
+        free(in_short);
         mx_set_error("[gather_qmm] out of memory for %lld x %lld int8 activations", (long long)(nprod * M), (long long)K);
         return -1;
     }
     float *sx = (float *)buf, *xs = sx + nprod * M * G, *xf = xs + nprod * M * G;
-    int8_t *xq = (int8_t *)(xf + M * K), *xl = xq + xb;
+    int8_t *xq = (int8_t *)(xf + nprod * M * K), *xl = xq + xb;
+    /* products of short runs: quantize each whose x differs from the previous one's, then
+     * copy for repeats (decode: the 8 experts of gate / up share one x) */
+    for (int64_t r = 0; r < nrun; r++)
+        for (int64_t i = run[r]; i < run[r + 1]; i++) in_short[i] = is_short[r];
+#define REPEAT(i) ((i) > 0 && in_short[(i) - 1] && idx[i] == idx[(i) - 1])
+    int par = cpu_parallel_worth(nprod * M * K) && nprod > 1;
+#pragma omp parallel for schedule(static) if (par)
     for (int64_t i = 0; i < nprod; i++) {
-        int64_t o = i * M;
-        if (i > 0 && idx[i] == idx[i - 1]) { /* the same x rows: copy their quantized form */
-            memcpy(xq + o * K, xq + (o - M) * K, (size_t)(M * K));
-            memcpy(xl + o * K, xl + (o - M) * K, (size_t)(M * K));
-            memcpy(sx + o * G, sx + (o - M) * G, sizeof(float) * (size_t)(M * G));
-            memcpy(xs + o * G, xs + (o - M) * G, sizeof(float) * (size_t)(M * G));
-            continue;
-        }
-        load_x(in->x, cpu_batch_offset(in->x, idx[i]), M, K, xf);
-        qk_quantize_act(xf, M, K, q0.gs, q0.bits, xq + o * K, xl + o * K, sx + o * G, xs + o * G);
+        if (!in_short[i] || REPEAT(i)) continue;
+        load_x(in->x, cpu_batch_offset(in->x, idx[i]), M, K, xf + i * M * K);
+        qk_quantize_act(xf + i * M * K, M, K, q0.gs, q0.bits, xq + i * M * K, xl + i * M * K, sx + i * M * G,
+                        xs + i * M * G);
     }
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t i = 0; i < nprod; i++) {
+        if (!in_short[i] || !REPEAT(i)) continue;
+        int64_t j = i - 1;
+        while (REPEAT(j)) j--; /* the first of the repeats holds the values */
+        memcpy(xq + i * M * K, xq + j * M * K, (size_t)(M * K));
+        memcpy(xl + i * M * K, xl + j * M * K, (size_t)(M * K));
+        memcpy(sx + i * M * G, sx + j * M * G, sizeof(float) * (size_t)(M * G));
+        memcpy(xs + i * M * G, xs + j * M * G, sizeof(float) * (size_t)(M * G));
+    }
+#undef REPEAT
+    /* task t belongs to the r with task_run[r] <= t < task_run[r + 1] (tasks of short runs only) */
+    const int64_t per = (N + QK_BLOCK - 1) / QK_BLOCK;
+    task_run[0] = 0;
+    for (int64_t r = 0; r < nrun; r++) task_run[r + 1] = task_run[r] + (is_short[r] ? per : 0);
+    const int64_t total = task_run[nrun];
     qk_rows_fn f = qk_kernel();
-    const int64_t per = (N + QK_BLOCK - 1) / QK_BLOCK, total = nprod * per;
-#pragma omp parallel for schedule(static) if (cpu_parallel_worth(nprod * N * K))
+    int64_t work = 0;
+    for (int64_t r = 0; r < nrun; r++) work += is_short[r] ? (run[r + 1] - run[r]) * M * N * K : 0;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
     for (int64_t t = 0; t < total; t++) {
-        int64_t i = t / per, n0 = t % per * QK_BLOCK, n1 = min64(N, n0 + QK_BLOCK);
-        qmat q = matrix_at(in, idx[nprod + i]);
+        int64_t lo = 0, hi = nrun; /* binary search: the run of task t */
+        while (hi - lo > 1) {
+            int64_t mid = (lo + hi) / 2;
+            if (task_run[mid] <= t) lo = mid;
+            else hi = mid;
+        }
+        int64_t i0 = run[lo], rows = (run[lo + 1] - i0) * M, n0 = (t - task_run[lo]) * QK_BLOCK;
+        int64_t n1 = min64(N, n0 + QK_BLOCK);
+        qmat q = matrix_at(in, idx[nprod + i0]);
         qk_weights w = {(const uint8_t *)q.w, q.scales, q.biases, QK_F32, N, K, G, q.gs, q.bits};
         qk_float_of(q.sdt, &w.sdt);
-        qk_act a = {xq + i * M * K, xl + i * M * K, sx + i * M * G, xs + i * M * G, M, K, G};
-        f(&w, &a, 0, (int)M, n0, n1, y + i * M * N, N);
+        qk_act a = {xq + i0 * M * K, xl + i0 * M * K, sx + i0 * M * G, xs + i0 * M * G, rows, K, G};
+        for (int64_t m0 = 0; m0 < rows; m0 += QK_MAX_ROWS)
+            f(&w, &a, m0, (int)min64(QK_MAX_ROWS, rows - m0), n0, n1, y + i0 * M * N, N);
     }
     free(buf);
+    free(task_run);
+    free(in_short);
     return 0;
 }
 
@@ -568,29 +612,34 @@ int cpu_gather_qmm(const mx_kernel_ctx *c) {
                 rc = -1;
             }
     }
-    /* decode (a few rows per matrix, few matrices): one pass over all of them */
-    int64_t longest = 0; /* longest run of one matrix: those rows are better read together */
+    /* runs of equal matrices: short ones batched through the row kernels, long ones one
+     * many-row product each */
+    int64_t *run = rc == 0 ? malloc(sizeof(int64_t) * (size_t)(nprod + 1)) : NULL;
+    char *is_short = rc == 0 ? malloc((size_t)nprod + 1) : NULL;
+    int64_t nrun = 0, nshort = 0;
+    if (rc == 0 && (!run || !is_short)) {
+        mx_set_error("[gather_qmm] out of memory for the runs of %lld products", (long long)nprod);
+        rc = -1;
+    }
     for (int64_t i0 = 0, i1; rc == 0 && i0 < nprod; i0 = i1) {
         for (i1 = i0 + 1; i1 < nprod && idx[nprod + i1] == idx[nprod + i0];) i1++;
-        longest = i1 - i0 > longest ? i1 - i0 : longest;
+        run[nrun] = i0;
+        is_short[nrun] = qk_ok(&in.q) && (i1 - i0) * M <= SHORT_RUN_ROWS;
+        nshort += is_short[nrun++];
+        run[nrun] = i1;
     }
-    if (rc == 0 && qk_ok(&in.q) && longest * M <= QK_MAX_ROWS && nprod * M <= 64) {
-        float *dst = y ? y : (float *)mx_array_ptr(out);
-        rc = gather_rows_batched(&in, idx, nprod, M, dst);
-        if (rc == 0 && y) store_y(out, 0, nprod * M, y);
-        nprod = rc == 0 ? 0 : nprod; /* done: skip the loop below */
-    }
-    /* runs of equal experts become one product of run * M rows */
-    for (int64_t i0 = 0; i0 < nprod && rc == 0;) {
-        int64_t i1 = i0 + 1;
-        while (i1 < nprod && idx[nprod + i1] == idx[nprod + i0]) i1++;
+    float *dst = y ? y : (float *)mx_array_ptr(out);
+    if (rc == 0 && nshort > 0) rc = gather_short_runs(&in, idx, nprod, M, run, is_short, nrun, dst);
+    for (int64_t r = 0; r < nrun && rc == 0; r++) {
+        if (is_short[r]) continue;
+        int64_t i0 = run[r], i1 = run[r + 1];
         for (int64_t i = i0; i < i1; i++) load_x(in.x, cpu_batch_offset(in.x, idx[i]), M, K, x + (i - i0) * M * K);
         qmat q = matrix_at(&in, idx[nprod + i0]);
-        float *dst = y ? y : (float *)mx_array_ptr(out) + i0 * M * N;
-        rc = qmm_product(&q, x, (i1 - i0) * M, dst);
-        if (rc == 0 && y) store_y(out, i0 * M, (i1 - i0) * M, y);
-        i0 = i1;
+        rc = qmm_product(&q, x, (i1 - i0) * M, dst + i0 * M * N);
     }
+    if (rc == 0 && y) store_y(out, 0, nprod * M, y);
+    free(run);
+    free(is_short);
     free(idx);
     free(x);
     free(y);
