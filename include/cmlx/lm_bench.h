@@ -125,9 +125,18 @@ typedef struct lm_model_cost {
     double matmul_params;        /* parameters a token multiplies (weights of the matmuls,
                                   * active experts only; the head included) */
     double total_params;          /* unquantized parameter count of every weight */
+    size_t kv_bytes_per_position; /* KV cache bytes one position holds in the layers that
+                                  * attend to the whole context (keys and values, model dtype) */
+    size_t kv_window_bytes_per_position; /* the same for sliding-window layers */
+    int64_t sliding_window;       /* their window (0: none) */
 } lm_model_cost;
 
 int lm_model_cost_of(const lm_model *m, lm_model_cost *c);
+
+/* The KV cache bytes a decode step reads on average over a trial: the steps after the
+ * prompt's n_prompt tokens that produce tokens 2..n_gen each attend to every cached position
+ * (sliding-window layers to at most their window). */
+double lm_model_kv_bytes_per_step(const lm_model_cost *c, int64_t n_prompt, int64_t n_gen);
 
 typedef struct lm_bench_result {
     int64_t prompt_tokens, generation_tokens;

@@ -279,7 +279,13 @@ typedef struct {
     lm_model_cost cost;
     lm_roofline roof;
     int have_roof;
+    double kv_bytes;             /* KV cache bytes a decode step reads, mean over a trial */
+    double read_gbs;             /* the read bandwidth the current figures are compared with */
+    double read_before, read_after; /* measured before and after the current trial */
 } context;
+
+/* Bytes a decode step reads: the weights of one token and the KV cache so far. */
+static double decode_bytes(const context *c) { return (double)c->cost.bytes_per_token + c->kv_bytes; }
 
 typedef struct {
     double decode_gbs, decode_share, prefill_gflops, prefill_f32_share, prefill_int8_share, prefill_fma_share,
@@ -288,9 +294,9 @@ typedef struct {
 
 static shares shares_of(const context *c, double prompt_tps, double gen_tps) {
     shares s;
-    s.decode_gbs = gen_tps * (double)c->cost.bytes_per_token / 1e9;
+    s.decode_gbs = gen_tps * decode_bytes(c) / 1e9;
     s.prefill_gflops = 2.0 * c->cost.matmul_params * prompt_tps / 1e9;
-    s.decode_share = c->have_roof && c->roof.read_gbs_n > 0 ? s.decode_gbs / c->roof.read_gbs_n : 0;
+    s.decode_share = c->have_roof && c->read_gbs > 0 ? s.decode_gbs / c->read_gbs : 0;
     s.prefill_f32_share = c->have_roof && c->roof.gemm_f32_gflops > 0 ? s.prefill_gflops / c->roof.gemm_f32_gflops : 0;
     s.prefill_int8_share = c->have_roof && c->roof.int8_gops_n > 0 ? s.prefill_gflops / c->roof.int8_gops_n : 0;
     s.prefill_fma_share = c->have_roof && c->roof.fma_gflops_n > 0 ? s.prefill_gflops / c->roof.fma_gflops_n : 0;
@@ -309,18 +315,21 @@ static void print_trial_json(const bench_opts *o, const context *c, int trial, c
     printf("{\"trial\": %d, \"model\": %s, \"num_layers\": %d, \"threads\": %d, \"bits\": %d, \"group_size\": %d, "
            "\"prompt_tokens\": %lld, \"generation_tokens\": %lld, \"batch_size\": %d, "
            "\"prompt_tps\": %.6g, \"generation_tps\": %.6g, \"peak_memory_gb\": %.6g, \"peak_rss_gb\": %.6g, "
-           "\"weight_bytes\": %zu, \"weight_bytes_per_token\": %zu, \"matmul_params\": %.0f, \"total_params\": %.0f, "
-           "\"decode_gbs\": %.6g, \"prefill_gflops\": %.6g",
+           "\"weight_bytes\": %zu, \"weight_bytes_per_token\": %zu, \"kv_bytes_per_token\": %.0f, "
+           "\"matmul_params\": %.0f, \"total_params\": %.0f, \"decode_gbs\": %.6g, \"prefill_gflops\": %.6g",
            trial, model ? model : "null", c->num_layers, o->threads, o->bits, o->bits ? o->group : 0, (long long)r->prompt_tokens,
            (long long)r->generation_tokens, o->batch, r->prompt_tps, r->generation_tps, r->peak_memory_gb, rss_gb,
-           c->cost.weight_bytes, c->cost.bytes_per_token, c->cost.matmul_params, c->cost.total_params, s.decode_gbs,
-           s.prefill_gflops);
+           c->cost.weight_bytes, c->cost.bytes_per_token, c->kv_bytes, c->cost.matmul_params, c->cost.total_params,
+           s.decode_gbs, s.prefill_gflops);
+    if (c->have_roof)
+        printf(", \"read_bandwidth_before_gbs\": %.6g, \"read_bandwidth_after_gbs\": %.6g", c->read_before,
+               c->read_after);
     if (c->have_roof)
         printf(", \"read_bandwidth_gbs\": %.6g, \"decode_bandwidth_share\": %.6g, \"gemm_f32_gflops\": %.6g, "
                "\"prefill_f32_share\": %.6g, \"int8_path\": \"%s\", \"int8_gops\": %.6g, \"prefill_int8_share\": %.6g, "
                "\"f32_fma_gflops\": %.6g, \"prefill_fma_share\": %.6g, \"bf16_dot_gflops\": %.6g, "
                "\"prefill_bf16_share\": %.6g, \"gemm_bf16_gflops\": %.6g, \"prefill_bf16_gemm_share\": %.6g",
-               c->roof.read_gbs_n, s.decode_share, c->roof.gemm_f32_gflops, s.prefill_f32_share,
+               c->read_gbs, s.decode_share, c->roof.gemm_f32_gflops, s.prefill_f32_share,
                lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n, s.prefill_int8_share, c->roof.fma_gflops_n,
                s.prefill_fma_share, c->roof.bf16_gflops_n, s.prefill_bf16_share, c->roof.gemm_bf16_gflops,
                s.prefill_bf16_gemm_share);
@@ -330,17 +339,22 @@ static void print_trial_json(const bench_opts *o, const context *c, int trial, c
 }
 
 static void print_summary(const context *c, const bench_opts *o, double prompt_tps, double gen_tps, double rss_gb,
-                          double cpu_util) {
+                          double cpu_util, double mean_after) {
     shares s = shares_of(c, prompt_tps, gen_tps);
-    printf("Weights: %.3f GB held, %.3f GB read per decoded token, %.3f B parameters multiplied per token\n",
-           (double)c->cost.weight_bytes / 1e9, (double)c->cost.bytes_per_token / 1e9, c->cost.matmul_params / 1e9);
+    printf("Weights: %.3f GB held, %.3f GB read per decoded token (+ %.3f GB of KV cache on average), %.3f B "
+           "parameters multiplied per token\n",
+           (double)c->cost.weight_bytes / 1e9, (double)c->cost.bytes_per_token / 1e9, c->kv_bytes / 1e9,
+           c->cost.matmul_params / 1e9);
     if (c->have_roof) {
-        printf("Ceilings (%d thread(s)): read bandwidth %.2f GB/s, float32 GEMM %.1f GFLOP/s, bf16 GEMM %.1f GFLOP/s, "
-               "float32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, int8 (%s) %.1f GOP/s\n",
-               c->roof.threads, c->roof.read_gbs_n, c->roof.gemm_f32_gflops, c->roof.gemm_bf16_gflops, c->roof.fma_gflops_n,
-               c->roof.bf16_gflops_n, lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n);
-        printf("Decode: %.2f GB/s of weights = %.0f%% of the read bandwidth (bandwidth-bound ceiling %.2f tok/s)\n",
-               s.decode_gbs, 100 * s.decode_share, c->roof.read_gbs_n * 1e9 / (double)c->cost.bytes_per_token);
+        printf("Ceilings (%d thread(s)): read bandwidth %.2f GB/s (before the trials %.2f, after each trial: mean %.2f), "
+               "float32 GEMM %.1f GFLOP/s, bf16 GEMM %.1f GFLOP/s, float32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, "
+               "int8 (%s) %.1f GOP/s\n",
+               c->roof.threads, c->read_gbs, c->roof.read_gbs_n, mean_after, c->roof.gemm_f32_gflops,
+               c->roof.gemm_bf16_gflops, c->roof.fma_gflops_n, c->roof.bf16_gflops_n,
+               lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n);
+        printf("Decode: %.2f GB/s of weights and KV cache = %.0f%% of the read bandwidth (bandwidth-bound ceiling %.2f "
+               "tok/s)\n",
+               s.decode_gbs, 100 * s.decode_share, c->read_gbs * 1e9 / decode_bytes(c));
         printf("Prefill: %.1f GFLOP/s = %.0f%% of the bf16 GEMM rate, %.0f%% of the float32 GEMM (sgemm) rate, "
                "%.0f%% of the float32 FMA peak, %.0f%% of the bf16 dot peak, %.0f%% of the int8 peak\n",
                s.prefill_gflops, 100 * s.prefill_bf16_gemm_share, 100 * s.prefill_f32_share, 100 * s.prefill_fma_share,
@@ -370,13 +384,24 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     if (!o->json)
         printf("Timing with prompt_tokens=%d, generation_tokens=%d, batch_size=%d.\n", o->prompt_tokens, o->gen_tokens,
                o->batch);
-    double sum_p = 0, sum_g = 0, sum_m = 0, max_rss = 0, sum_cpu = 0, best_p = 0, best_g = 0;
+    double sum_p = 0, sum_g = 0, sum_m = 0, max_rss = 0, sum_cpu = 0, best_p = 0, best_g = 0, sum_read = 0,
+           sum_after = 0;
+    c->kv_bytes = lm_model_kv_bytes_per_step(&c->cost, o->prompt_tokens, o->gen_tokens);
+    c->read_before = c->roof.read_gbs_n;
     for (int i = 0; i < o->trials; i++) {
         lm_bench_peak_rss_reset(); /* best effort: without it the peak covers the whole run */
         double w0 = now_s(), c0 = cpu_s();
         if (lm_bench_trial(m, prompt, (size_t)o->prompt_tokens, o->gen_tokens, &r)) goto out;
         double util = (cpu_s() - c0) / ((now_s() - w0) * (o->threads > 0 ? o->threads : 1));
         double rss = lm_bench_peak_rss_gb();
+        if (c->have_roof) {
+            /* the bandwidth of this machine moves with its neighbours' load: each trial is compared
+             * with the mean of readings taken just before and just after it */
+            c->read_after = lm_bench_read_bandwidth(c->roof.buffer_bytes, c->roof.threads, 2);
+            if (c->read_after < 0) goto out;
+            c->read_gbs = 0.5 * (c->read_before + c->read_after);
+            sum_read += c->read_gbs, sum_after += c->read_after;
+        }
         sum_p += r.prompt_tps, sum_g += r.generation_tps, sum_m += r.peak_memory_gb, sum_cpu += util;
         if (rss > max_rss) max_rss = rss;
         if (r.prompt_tps > best_p) best_p = r.prompt_tps;
@@ -385,12 +410,14 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
         else
             printf("Trial %d:  prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", i + 1, r.prompt_tps,
                    r.generation_tps, r.peak_memory_gb), fflush(stdout);
+        c->read_before = c->read_after;
     }
     if (!o->json) {
         double n = o->trials;
         printf("Averages: prompt_tps=%.3f, generation_tps=%.3f, peak_memory=%.3f\n", sum_p / n, sum_g / n, sum_m / n);
         if (o->trials > 1) printf("Best:     prompt_tps=%.3f, generation_tps=%.3f\n", best_p, best_g);
-        print_summary(c, o, sum_p / n, sum_g / n, max_rss, sum_cpu / n);
+        c->read_gbs = sum_read / n;
+        print_summary(c, o, sum_p / n, sum_g / n, max_rss, sum_cpu / n, sum_after / n);
     }
     rc = 0;
 out:

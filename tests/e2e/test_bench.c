@@ -105,8 +105,17 @@ static void check_trial(json_t *j, int bits, double want_bytes) {
     CHECK_MSG(want_bytes < 0 || num(j, "weight_bytes_per_token") == want_bytes,
               "weight_bytes_per_token %.0f, expected %.0f from the config's shapes", num(j, "weight_bytes_per_token"),
               want_bytes);
-    /* decode GB/s is tokens/s times bytes per token */
-    double gbs = num(j, "generation_tps") * num(j, "weight_bytes_per_token") / 1e9;
+    /* the KV cache a step reads: keys and values of 2 layers x 2 kv heads x 16 (bf16) = 256 bytes
+     * a position, over contexts 17..23 (-p 16 -g 8: the steps feeding tokens 2..8), mean 20 */
+    CHECK_MSG(num(j, "kv_bytes_per_token") == 256 * 20, "kv_bytes_per_token %.0f, expected %d",
+              num(j, "kv_bytes_per_token"), 256 * 20);
+    /* each trial's ceiling: the mean of the readings just before and just after it */
+    double before = num(j, "read_bandwidth_before_gbs"), after = num(j, "read_bandwidth_after_gbs");
+    CHECK_MSG(before > 0 && after > 0 && fabs(num(j, "read_bandwidth_gbs") - 0.5 * (before + after)) <=
+                                               1e-5 * num(j, "read_bandwidth_gbs"),
+              "read bandwidth %g is not the mean of %g and %g", num(j, "read_bandwidth_gbs"), before, after);
+    /* decode GB/s is tokens/s times the bytes a step reads (weights and KV cache) */
+    double gbs = num(j, "generation_tps") * (num(j, "weight_bytes_per_token") + num(j, "kv_bytes_per_token")) / 1e9;
     CHECK_MSG(gbs > 0.999 * num(j, "decode_gbs") && gbs < 1.001 * num(j, "decode_gbs"), "decode_gbs %g vs %g",
               num(j, "decode_gbs"), gbs);
 }

@@ -58,11 +58,28 @@ int lm_model_cost_of(const lm_model *m, lm_model_cost *c) {
         per_tok += (double)linear_bytes(&m->embed) / (double)(cfg->vocab_size > 0 ? cfg->vocab_size : 1);
         total += linear_params(&m->embed, 0);
     }
+    /* the KV cache: keys and values of num_kv_heads x head_dim per attention layer */
+    size_t per_layer = 2 * (size_t)cfg->num_kv_heads * (size_t)cfg->head_dim * mx_dtype_size(m->dtype);
+    for (int i = 0; i < cfg->num_layers; i++) {
+        if (cfg->sliding_window > 0 && cfg->layer_sliding[i]) c->kv_window_bytes_per_position += per_layer;
+        else c->kv_bytes_per_position += per_layer;
+    }
+    c->sliding_window = cfg->sliding_window;
     c->weight_bytes = lm_model_weight_bytes(m);
     c->bytes_per_token = (size_t)per_tok;
     c->matmul_params = mm;
     c->total_params = total;
     return 0;
+}
+
+double lm_model_kv_bytes_per_step(const lm_model_cost *c, int64_t n_prompt, int64_t n_gen) {
+    if (n_gen < 2) return 0;
+    double sum = 0;
+    for (int64_t j = 1; j < n_gen; j++) { /* the step that feeds token j: n_prompt + j positions */
+        int64_t ctx = n_prompt + j, win = c->sliding_window > 0 && ctx > c->sliding_window ? c->sliding_window : ctx;
+        sum += (double)c->kv_bytes_per_position * (double)ctx + (double)c->kv_window_bytes_per_position * (double)win;
+    }
+    return sum / (double)(n_gen - 1);
 }
 
 int lm_bench_trial(lm_model *m, const int32_t *prompt, size_t n_prompt, int n_gen, lm_bench_result *r) {
