@@ -7,8 +7,13 @@
  *  - with random data, every path is within float32 reassociation of the reference computed
  *    in double from the same integers (a path's wrong integer would move a result by
  *    s * sx, hundreds of times that bound);
- *  - zero rows give zero, a non-finite activation gives NaN. */
+ *  - the AVX-VNNI kernel (vpdpbusd) is bit-identical to the AVX2 one (vpmaddubsw) on every
+ *    input: the same integers per lane and the same float order (qmv_avxvnni.c);
+ *  - zero rows give zero, a non-finite activation gives NaN;
+ *  - CMLX_CPU_PATH=avx2 / avxvnni turn the AVX-VNNI kernel off / on (tests/cmake/quant_paths.cmake
+ *    runs this test under both). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,7 @@ static int paths(path *p) {
     int n = 0;
     p[n++] = (path){"portable", qk_rows_portable};
     if (cpu_has_avx2_fma()) p[n++] = (path){"avx2", qk_rows_avx2};
+    if (cpu_has_avx_vnni()) p[n++] = (path){"avxvnni", qk_rows_avxvnni};
     if (cpu_has_avx512vnni()) p[n++] = (path){"avx512", qk_rows_avx512};
     return n;
 }
@@ -162,9 +168,9 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
         }
     qk_weights w = {p.packed, p.scales, p.biases, QK_BF16, N, K, G, gs, bits};
     qk_act a = {xq, xl, sx, xs, M, K, G};
-    path ps[3];
+    path ps[4];
     int np = paths(ps);
-    float *y0 = NULL;
+    float *y0 = NULL, *y_avx2 = NULL;
     for (int i = 0; i < np; i++) {
         float *y = malloc(sizeof(float) * (size_t)(M * N));
         for (int64_t m0 = 0; m0 < M; m0 += QK_MAX_ROWS)
@@ -181,8 +187,15 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
                   (long long)M, (long long)K, exact ? "exact" : "random", bad, (long long)(M * N), first,
                   first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
         if (exact && y0) CHECK_MSG(!memcmp(y, y0, sizeof(float) * (size_t)(M * N)), "%s differs from portable", ps[i].name);
+        if (!strcmp(ps[i].name, "avx2")) y_avx2 = y;
+        if (!strcmp(ps[i].name, "avxvnni") && y_avx2) {
+            int diff = 0;
+            for (int64_t j = 0; j < M * N; j++) diff += memcmp(&y[j], &y_avx2[j], sizeof(float)) != 0;
+            CHECK_MSG(diff == 0, "avxvnni b%d g%d M%lld K%lld %s: %d of %lld differ from avx2 in their bits", bits, gs,
+                      (long long)M, (long long)K, exact ? "exact" : "random", diff, (long long)(M * N));
+        }
         if (!y0) y0 = y;
-        else free(y);
+        else if (y != y_avx2) free(y);
     }
     /* the many-row AVX-512 kernel: natural order xq, the same integers */
     if (cpu_has_avx512vnni()) {
@@ -208,6 +221,7 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
                   first >= 0 ? y[first] : 0.0, first >= 0 ? ref[first] : 0.0);
         free(y), free(xn), free(xln), free(sxn), free(xsn);
     }
+    if (y_avx2 != y0) free(y_avx2);
     free(y0), free(ref), free(bound), free(xq), free(xl), free(sx), free(xs);
     release(&p);
 }
@@ -230,7 +244,7 @@ static void check_special(void) {
     for (int i = 0; i < 3; i++) sc[i] = mx_f32_to_bf16(0.25f), bi[i] = mx_f32_to_bf16(-1.0f);
     qk_weights w = {packed, sc, bi, QK_BF16, N, K, 1, 64, 4};
     qk_act a = {xq, xl, sx, xs, 3, K, 1};
-    path ps[3];
+    path ps[4];
     int np = paths(ps);
     for (int i = 0; i < np; i++) {
         float y[9];
@@ -240,12 +254,31 @@ static void check_special(void) {
     }
 }
 
+/* The dispatch flag of the AVX-VNNI kernel follows CMLX_CPU_PATH (cpu_features.h). */
+static void check_vnni_dispatch(void) {
+    const char *e = getenv("CMLX_CPU_PATH");
+    int on = cpu_avx_vnni_active(), has = cpu_has_avx_vnni();
+    if (e && !strcmp(e, "avx2")) CHECK_MSG(!on, "CMLX_CPU_PATH=avx2 left AVX-VNNI on");
+    else if (e && !strcmp(e, "avxvnni")) {
+        CHECK_MSG(cpu_path_active() == CPU_PATH_AVX2 || !cpu_has_avx2_fma(), "CMLX_CPU_PATH=avxvnni: active path %s",
+                  cpu_path_name(cpu_path_active()));
+        CHECK_MSG(on == has, "CMLX_CPU_PATH=avxvnni: AVX-VNNI %s on a CPU %s it", on ? "on" : "off",
+                  has ? "with" : "without");
+        if (!has) printf("SKIPPED: this CPU has no AVX-VNNI; the avxvnni kernel is not tested\n");
+    } else if (!e || !*e)
+        CHECK_MSG(on == (has && cpu_path_active() == CPU_PATH_AVX2), "default: AVX-VNNI %s with active path %s",
+                  on ? "on" : "off", cpu_path_name(cpu_path_active()));
+    else
+        CHECK_MSG(!on || cpu_path_active() == CPU_PATH_AVX2, "AVX-VNNI on outside the AVX2 path");
+}
+
 int main(void) {
-    path ps[3];
+    path ps[4];
     int np = paths(ps);
     printf("paths:");
     for (int i = 0; i < np; i++) printf(" %s", ps[i].name);
-    printf(" (active: %s)\n", cpu_path_name(cpu_path_active()));
+    printf(" (active: %s%s)\n", cpu_path_name(cpu_path_active()), cpu_avx_vnni_active() ? " + AVX-VNNI" : "");
+    check_vnni_dispatch();
     const int gss[] = {32, 64, 128};
     for (int bits = 4; bits <= 8; bits += 4)
         for (int gi = 0; gi < 3; gi++)

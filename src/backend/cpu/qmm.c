@@ -277,7 +277,8 @@ static int qk_ok(const qmat *q) {
 }
 
 /* The row kernel of the active CPU path (cpu_features.h; CMLX_CPU_PATH forces one). The
- * AVX-512 kernel needs VNNI besides the path's BF16: without it the AVX2 kernel serves. On
+ * AVX-512 kernel needs VNNI besides the path's BF16: without it the AVX2 kernel serves. The
+ * AVX2 path takes the AVX-VNNI variant where the CPU has it (cpu_avx_vnni_active). On
  * AArch64 built with the dot-product extension the NEON kernel serves unless portable is forced. */
 static qk_rows_fn qk_kernel(void) {
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
@@ -285,7 +286,7 @@ static qk_rows_fn qk_kernel(void) {
 #else
     cpu_path p = cpu_path_active();
     if (p == CPU_PATH_AVX512 && cpu_has_avx512vnni()) return qk_rows_avx512;
-    if (p != CPU_PATH_PORTABLE && cpu_has_avx2_fma()) return qk_rows_avx2;
+    if (p != CPU_PATH_PORTABLE && cpu_has_avx2_fma()) return cpu_avx_vnni_active() ? qk_rows_avxvnni : qk_rows_avx2;
     return qk_rows_portable;
 #endif
 }

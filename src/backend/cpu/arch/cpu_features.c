@@ -19,7 +19,7 @@
 
 static struct {
     int avx2_fma, avx512bf16, avx512vnni, avx_vnni, amx_bf16;
-    int forced, amx_on;
+    int forced, amx_on, vnni256_on;
     cpu_path active;
 } feat;
 static pthread_once_t feat_once = PTHREAD_ONCE_INIT;
@@ -69,16 +69,22 @@ static void init(void) {
     cpu_path best = feat.avx512bf16 ? CPU_PATH_AVX512 : feat.avx2_fma ? CPU_PATH_AVX2 : CPU_PATH_PORTABLE;
     feat.forced = -1;
     feat.amx_on = feat.amx_bf16;
+    feat.vnni256_on = feat.avx_vnni;
     const char *e = getenv("CMLX_CPU_PATH");
     if (e && *e) {
         if (!strcmp(e, "portable")) feat.forced = CPU_PATH_PORTABLE;
-        else if (!strcmp(e, "avx2")) feat.forced = CPU_PATH_AVX2;
+        else if (!strcmp(e, "avx2")) feat.forced = CPU_PATH_AVX2, feat.vnni256_on = 0;
+        else if (!strcmp(e, "avxvnni")) {
+            feat.forced = CPU_PATH_AVX2;
+            if (!feat.avx_vnni && feat.avx2_fma)
+                fprintf(stderr, "cmlx: CMLX_CPU_PATH=avxvnni: this CPU has no AVX-VNNI; using avx2 without it\n");
+        }
         else if (!strcmp(e, "avx512")) feat.forced = CPU_PATH_AVX512, feat.amx_on = 0;
         else if (!strcmp(e, "amx")) {
             feat.forced = CPU_PATH_AVX512;
             if (!feat.amx_bf16) fprintf(stderr, "cmlx: CMLX_CPU_PATH=amx: this CPU or OS has no AMX tiles; using avx512 without them\n");
         } else
-            fprintf(stderr, "cmlx: CMLX_CPU_PATH=%s is not one of portable, avx2, avx512, amx; ignored\n", e);
+            fprintf(stderr, "cmlx: CMLX_CPU_PATH=%s is not one of portable, avx2, avxvnni, avx512, amx; ignored\n", e);
     }
     feat.active = best;
     if (feat.forced >= 0) {
@@ -88,6 +94,7 @@ static void init(void) {
             feat.active = (cpu_path)feat.forced;
     }
     if (feat.active != CPU_PATH_AVX512) feat.amx_on = 0;
+    if (feat.active != CPU_PATH_AVX2) feat.vnni256_on = 0;
 }
 
 int cpu_has_avx2_fma(void) {
@@ -113,6 +120,10 @@ int cpu_has_amx_bf16(void) {
 int cpu_amx_active(void) {
     pthread_once(&feat_once, init);
     return feat.amx_on;
+}
+int cpu_avx_vnni_active(void) {
+    pthread_once(&feat_once, init);
+    return feat.vnni256_on;
 }
 int cpu_path_forced(void) {
     pthread_once(&feat_once, init);

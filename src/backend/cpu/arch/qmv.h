@@ -1,5 +1,5 @@
 /* Integer-dot kernels of the affine quantized products (4- and 8-bit weights), shared by
- * every code path (portable C, AVX2, AVX-512 VNNI, NEON).
+ * every code path (portable C, AVX2, AVX2 + AVX-VNNI, AVX-512 VNNI, NEON).
  *
  * MLX's affine weights are w = s * q + b per group of gs values (q unsigned, 0..2^bits-1), so
  *     dot(x, w) = sum_g [ s_g * dot(x_g, q_g) + b_g * sum(x_g) ].
@@ -88,6 +88,10 @@ void qk_rows_portable(const qk_weights *w, const qk_act *a, int64_t m0, int mr, 
                       int64_t ldy);
 void qk_rows_avx2(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                   int64_t ldy);
+/* AVX2 + AVX-VNNI (256-bit vpdpbusd; qmv_avxvnni.c): the same integers and the same float
+ * order as qk_rows_avx2, so bit-identical results; callers check cpu_has_avx_vnni(). */
+void qk_rows_avxvnni(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
+                     int64_t ldy);
 void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                     int64_t ldy);
 void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
