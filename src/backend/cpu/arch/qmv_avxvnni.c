@@ -19,10 +19,12 @@
  * Per-x-row accumulators are named variables (FOR_M, as in qmv_avx512.c): gcc -O2 keeps an
  * array of __m256 indexed in a loop in memory. Blocks go two per step (the first into acc0, the
  * second into acc1, the AVX2 kernel's alternation without a branch per block); << 8 is a byte
- * shuffle, off the ports of vpdpbusd.
- * Measured on the shared 2-core Xeon (AVX-512 host, both kernels forced; 1 thread, weights in
- * L2, one x row, K = 2048, groups of 64), GB/s of weights, qk_rows_avx2 -> this kernel:
- * 4-bit 8.5 -> 11.8, 8-bit 10.2 -> 25.5; 4 x rows, 4-bit 2.5 -> 4.2. */
+ * shuffle, off the ports of vpdpbusd; one x row of 4-bit weights takes weight rows in pairs
+ * (rows2_b4: the x vectors loaded once for both).
+ * Measured on the shared 2-core Xeon (AVX-512 host, both kernels called directly; 1 thread,
+ * weights in L2, one x row, K = 2048, groups of 64), GB/s of weights, qk_rows_avx2 -> this
+ * kernel: 4-bit 8.5 -> 11.8, with row pairs 8.2 -> 13.2; 8-bit 10.2 -> 25.5; 4 x rows, 4-bit
+ * 2.5 -> 4.2. */
 #include "backend/cpu/arch/qmv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
@@ -206,9 +208,85 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
 #undef FOR_MA
 #undef FOR_M
 
+/* idot4 with the x vectors already in registers (shared by two weight rows). */
+QK_INLINE __m256i idot4r(__m256i lo, __m256i hi, __m256i xhe, __m256i xho, __m256i xle, __m256i xlo) {
+    __m256i d = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo, xhe);
+    d = shl8(_mm256_dpbusd_avx_epi32(d, hi, xho));
+    d = _mm256_dpbusd_avx_epi32(d, lo, xle);
+    return _mm256_dpbusd_avx_epi32(d, hi, xlo);
+}
+
+/* Decode's case, one x row of 4-bit weights: weight rows in pairs, each block's x vectors
+ * loaded once for both rows. Each row's operations are rows_kernel's (MR = 1), in its order,
+ * so the results are the same bits; an odd last row takes rows_kernel. */
+QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_t n0, int64_t n1, float *y,
+                        int64_t ldy, const int GS) {
+    const int64_t K = w->k, G = w->groups, rb = K / 2, full = K / 64 * 64, full128 = K / 128 * 128;
+    const __m256i lo4 = _mm256_set1_epi8(15);
+    const int8_t *xr = a->q + m0 * K, *xlr = a->ql + m0 * K;
+    const float *sx = a->scale + m0 * G, *xs = a->sum + m0 * G;
+    float comb0[CHUNK_GROUPS], comb1[CHUNK_GROUPS];
+    for (int64_t n = n0; n + 1 < n1; n += 2) {
+        const uint8_t *wr0 = w->w + n * rb, *wr1 = wr0 + rb;
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, b0 = a00, a10 = a00, a11 = a00, b1 = a00;
+        for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
+            int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
+            for (int64_t g = c0; g < c1; g += 8) {
+                int cnt = c1 - g < 8 ? (int)(c1 - g) : 8;
+                __m256 vsx = loadf(sx + g, cnt), vxs = loadf(xs + g, cnt);
+                _mm256_storeu_ps(&comb0[g - c0], _mm256_mul_ps(load8(w->scales, w->sdt, n * G + g, cnt), vsx));
+                _mm256_storeu_ps(&comb1[g - c0], _mm256_mul_ps(load8(w->scales, w->sdt, (n + 1) * G + g, cnt), vsx));
+                b0 = _mm256_fmadd_ps(load8(w->biases, w->sdt, n * G + g, cnt), vxs, b0);
+                b1 = _mm256_fmadd_ps(load8(w->biases, w->sdt, (n + 1) * G + g, cnt), vxs, b1);
+            }
+            int64_t v0 = c0 * GS, v1 = c1 * GS < full ? c1 * GS : full;
+#define PAIR(VV, A0, A1)                                                                                      \
+    {                                                                                                         \
+        const int64_t vb = (VV), g = vb / GS - c0;                                                            \
+        int64_t xlo = vb, xhi = vb + 32;                                                                      \
+        if (vb < full128) xlo = vb / 128 * 128 + (vb & 64) / 2, xhi = xlo + 64;                               \
+        _mm_prefetch((const char *)(wr0 + vb / 2 + PF), _MM_HINT_T0);                                         \
+        _mm_prefetch((const char *)(wr1 + vb / 2 + PF), _MM_HINT_T0);                                         \
+        __m256i xhe = ld(xr + xlo), xho = ld(xr + xhi), xle = ld(xlr + xlo), xlo_ = ld(xlr + xhi);           \
+        __m256i wa = _mm256_loadu_si256((const __m256i *)(wr0 + vb / 2));                                    \
+        __m256i wb = _mm256_loadu_si256((const __m256i *)(wr1 + vb / 2));                                    \
+        __m256i la = _mm256_and_si256(wa, lo4), ha = _mm256_and_si256(_mm256_srli_epi16(wa, 4), lo4);        \
+        __m256i lb = _mm256_and_si256(wb, lo4), hb = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4);        \
+        __m256 sa = GS == 32 ? _mm256_blend_ps(_mm256_set1_ps(comb0[g]), _mm256_set1_ps(comb0[g + 1]), 0xF0)  \
+                             : _mm256_set1_ps(comb0[g]);                                                      \
+        __m256 sb = GS == 32 ? _mm256_blend_ps(_mm256_set1_ps(comb1[g]), _mm256_set1_ps(comb1[g + 1]), 0xF0)  \
+                             : _mm256_set1_ps(comb1[g]);                                                      \
+        A0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(idot4r(la, ha, xhe, xho, xle, xlo_)), sa, A0);                \
+        A1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(idot4r(lb, hb, xhe, xho, xle, xlo_)), sb, A1);                \
+    }
+            int64_t v = v0;
+            for (; v + 128 <= v1; v += 128) {
+                PAIR(v, a00, a10)
+                PAIR(v + 64, a01, a11)
+            }
+            if (v < v1) PAIR(v, a00, a10)
+#undef PAIR
+        }
+        float r0 = hsum(_mm256_add_ps(a00, a01)) + hsum(b0), r1 = hsum(_mm256_add_ps(a10, a11)) + hsum(b1);
+        if (full < K) { /* a last block of 32 values (groups of 32 only): one group */
+            r0 += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[G - 1] * (float)qk_tail_dot(wr0, xr, xlr, full, 4);
+            r1 += qk_load_float(w->scales, w->sdt, (n + 1) * G + G - 1) * sx[G - 1] *
+                  (float)qk_tail_dot(wr1, xr, xlr, full, 4);
+        }
+        y[m0 * ldy + n] = r0;
+        y[m0 * ldy + n + 1] = r1;
+    }
+}
+
 #define CASE_MR(B, G)                                                              \
     switch (mr) {                                                                  \
-    case 1: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                \
+    case 1:                                                                        \
+        if (B == 4) {                                                              \
+            rows2_b4(w, a, m0, n0, n1, y, ldy, G);                                 \
+            if ((n1 - n0) & 1) rows_kernel(w, a, m0, n1 - 1, n1, y, ldy, B, G, 1); \
+            return;                                                                \
+        }                                                                          \
+        rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                    \
     case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                \
     case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                \
     default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;               \
