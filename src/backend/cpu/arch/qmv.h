@@ -103,10 +103,88 @@ void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int6
  * when it fails. See qgemm_avx512.c. */
 int qk_gemm_avx512(const qk_weights *w, const qk_act *a, int64_t n0, int64_t n1, float *y, int64_t ldy);
 
+/* The rows m0 .. m0 + mr - 1 of a (K values, G groups a row) as the row kernels index them:
+ * xh, xl, scale and sum pointers for m < 4, the rows past mr pointing at row m0 (never used
+ * for results, so that every pointer is valid). */
+static inline void qk_act_rows(const qk_act *a, int64_t m0, int mr, const int8_t *xr[4], const int8_t *xlr[4],
+                               const float *sx[4], const float *xs[4]) {
+    for (int m = 0; m < 4; m++) {
+        int64_t r = m0 + (m < mr ? m : 0);
+        xr[m] = a->q + r * a->k;
+        xlr[m] = a->ql + r * a->k;
+        sx[m] = a->scale + r * a->groups;
+        xs[m] = a->sum + r * a->groups;
+    }
+}
+
 /* Portable helpers the SIMD files share for tails (blocks of 32 values) and scales. */
 float qk_load_float(const void *p, qk_float t, int64_t i);
 /* idot of the 32-value tail block that starts at value k0 (4-bit: its 16 bytes hold evens /
  * odds as described above; 8-bit: natural) for weight row wrow and xh / xl rows xr / xlr. */
 int32_t qk_tail_dot(const uint8_t *wrow, const int8_t *xr, const int8_t *xlr, int64_t k0, int bits);
+
+/* The term of a row's last block of 32 values (groups of 32 with K not a multiple of 64, the
+ * SIMD kernels' blocks being 64 values): s * u * idot of that one group, for weight row n
+ * (wrow) against xh / xl rows xr / xlr whose last group's scale is sx_last. */
+static inline float qk_tail_term(const qk_weights *w, int64_t n, const uint8_t *wrow, const int8_t *xr,
+                                 const int8_t *xlr, float sx_last, int64_t full) {
+    return qk_load_float(w->scales, w->sdt, n * w->groups + w->groups - 1) * sx_last *
+           (float)qk_tail_dot(wrow, xr, xlr, full, w->bits);
+}
+
+/* A SIMD path's entry point over its row kernel's compile-time instances. The arch file
+ * defines QK_TARGET, rows_kernel(w, a, m0, n0, n1, y, ldy, BITS, GS, MR) (MR x rows at once,
+ * MR <= 4) and ONE_ROW(B, G) (the statement for one x row: rows_kernel or a faster variant),
+ * then writes QK_DEFINE_ROWS_ENTRY(qk_rows_<path>). */
+#define QK_DEFINE_ROWS_INSTANCE(B, G)                                                                  \
+    QK_TARGET static void rows_b##B##_g##G(const qk_weights *w, const qk_act *a, int64_t m0, int mr, \
+                                           int64_t n0, int64_t n1, float *y, int64_t ldy) {           \
+        switch (mr) {                                                                                  \
+        case 1: ONE_ROW(B, G); return;                                                                 \
+        case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                                \
+        case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                                \
+        default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;                               \
+        }                                                                                              \
+    }
+/* ONE_ROW for paths with a two-weight-rows kernel rows2_b4(w, a, m0, n0, n1, y, ldy, GS) for
+ * 4-bit weights and one x row (when COND holds): weight rows in pairs, an odd last row alone. */
+#define QK_ONE_ROW_PAIRS(B, G, COND)                                                     \
+    do {                                                                                 \
+        if (B == 4 && (COND)) {                                                          \
+            rows2_b4(w, a, m0, n0, n1, y, ldy, G);                                       \
+            if ((n1 - n0) & 1) rows_kernel(w, a, m0, n1 - 1, n1, y, ldy, B, G, 1);       \
+        } else {                                                                         \
+            rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1);                              \
+        }                                                                                \
+    } while (0)
+
+/* The end of a row kernel's output n for x row m: SUM (its accumulators reduced) plus the last
+ * 32-value block when K is not a multiple of 64 (groups of 32 only), stored to y. */
+#define QK_STORE_ROW(m, SUM)                                                             \
+    {                                                                                    \
+        float r = (SUM);                                                                 \
+        if (full < K) r += qk_tail_term(w, n, wrow, xr[m], xlr[m], sx[m][G - 1], full);  \
+        y[(m0 + (m)) * ldy + n] = r;                                                     \
+    }
+
+#define QK_DEFINE_ROWS_ENTRY(entry)                                                                      \
+    QK_DEFINE_ROWS_INSTANCE(4, 32)                                                                       \
+    QK_DEFINE_ROWS_INSTANCE(4, 64)                                                                       \
+    QK_DEFINE_ROWS_INSTANCE(4, 128)                                                                      \
+    QK_DEFINE_ROWS_INSTANCE(8, 32)                                                                       \
+    QK_DEFINE_ROWS_INSTANCE(8, 64)                                                                       \
+    QK_DEFINE_ROWS_INSTANCE(8, 128)                                                                      \
+    void entry(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y, \
+               int64_t ldy) {                                                                            \
+        if (w->bits == 4) {                                                                              \
+            if (w->gs == 32) rows_b4_g32(w, a, m0, mr, n0, n1, y, ldy);                                  \
+            else if (w->gs == 64) rows_b4_g64(w, a, m0, mr, n0, n1, y, ldy);                             \
+            else rows_b4_g128(w, a, m0, mr, n0, n1, y, ldy);                                             \
+        } else {                                                                                         \
+            if (w->gs == 32) rows_b8_g32(w, a, m0, mr, n0, n1, y, ldy);                                  \
+            else if (w->gs == 64) rows_b8_g64(w, a, m0, mr, n0, n1, y, ldy);                             \
+            else rows_b8_g128(w, a, m0, mr, n0, n1, y, ldy);                                             \
+        }                                                                                                \
+    }
 
 #endif

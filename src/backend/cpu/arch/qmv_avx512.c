@@ -106,13 +106,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
     const int64_t K = w->k, G = w->groups, rb = K * BITS / 8, full = K / 64 * 64, full128 = K / 128 * 128;
     const int8_t *xr[4], *xlr[4];
     const float *sx[4], *xs[4];
-    for (int m = 0; m < 4; m++) {
-        int64_t r = m0 + (m < MR ? m : 0);
-        xr[m] = a->q + r * K;
-        xlr[m] = a->ql + r * K;
-        sx[m] = a->scale + r * G;
-        xs[m] = a->sum + r * G;
-    }
+    qk_act_rows(a, m0, MR, xr, xlr, sx, xs);
     float comb[MR][CHUNK_GROUPS + 4]; /* + 4: _mm_loadu_ps(&comb[m][g]) near the end */
     for (int m = 0; m < MR; m++)
         for (int j = 0; j < CHUNK_GROUPS + 4; j++) comb[m][j] = 0.0f;
@@ -207,14 +201,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
                 }
             }
         }
-#define STORE(m)                                                                                              \
-    {                                                                                                         \
-        float r = _mm512_reduce_add_ps(_mm512_add_ps(acc0_##m, acc1_##m));                                   \
-        if (full < K) /* a last block of 32 values (groups of 32 only): one group */                          \
-            r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *                             \
-                 (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);                                         \
-        y[(m0 + m) * ldy + n] = r;                                                                            \
-    }
+#define STORE(m) QK_STORE_ROW(m, _mm512_reduce_add_ps(_mm512_add_ps(acc0_##m, acc1_##m)))
         FOR_M(STORE)
     }
 }
@@ -284,44 +271,9 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
     }
 }
 
-#define CASE_MR(B, G)                                                              \
-    switch (mr) {                                                                  \
-    case 1:                                                                        \
-        if (B == 4 && w->k % 128 == 0) {                                            \
-            rows2_b4(w, a, m0, n0, n1, y, ldy, G);                                  \
-            if ((n1 - n0) & 1) rows_kernel(w, a, m0, n1 - 1, n1, y, ldy, B, G, 1);  \
-            return;                                                                \
-        }                                                                          \
-        rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                    \
-    case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                \
-    case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                \
-    default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;               \
-    }
+#define ONE_ROW(B, G) QK_ONE_ROW_PAIRS(B, G, w->k % 128 == 0)
 
-#define DEFINE_BG(B, G)                                                                                   \
-    QK_TARGET static void rows_b##B##_g##G(const qk_weights *w, const qk_act *a, int64_t m0, int mr,     \
-                                           int64_t n0, int64_t n1, float *y, int64_t ldy) {              \
-        CASE_MR(B, G)                                                                                     \
-    }
-DEFINE_BG(4, 32)
-DEFINE_BG(4, 64)
-DEFINE_BG(4, 128)
-DEFINE_BG(8, 32)
-DEFINE_BG(8, 64)
-DEFINE_BG(8, 128)
-
-void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
-                    int64_t ldy) {
-    if (w->bits == 4) {
-        if (w->gs == 32) rows_b4_g32(w, a, m0, mr, n0, n1, y, ldy);
-        else if (w->gs == 64) rows_b4_g64(w, a, m0, mr, n0, n1, y, ldy);
-        else rows_b4_g128(w, a, m0, mr, n0, n1, y, ldy);
-    } else {
-        if (w->gs == 32) rows_b8_g32(w, a, m0, mr, n0, n1, y, ldy);
-        else if (w->gs == 64) rows_b8_g64(w, a, m0, mr, n0, n1, y, ldy);
-        else rows_b8_g128(w, a, m0, mr, n0, n1, y, ldy);
-    }
-}
+QK_DEFINE_ROWS_ENTRY(qk_rows_avx512)
 
 /* The quantizer of qmv.h, 16 values at a time; the same bits as qk_quantize_act_portable:
  * amax and the rounding x * (32512 / amax) to nearest even are exact operations on the same

@@ -30,38 +30,14 @@
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 11 || defined(__clang__))
 #include <immintrin.h>
 
+#include "backend/cpu/arch/qmv_avx2_util.h"
+
 #define QK_TARGET __attribute__((target("avx2,avxvnni,fma,f16c")))
 #define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
 
 #define CHUNK_GROUPS 64
 #define PF 2048 /* software prefetch distance, as in qmv_avx2.c */
 
-/* n (<= 8) scales / biases of type t as floats; the rest zero. */
-QK_INLINE __m256 load8(const void *p, qk_float t, int64_t i, int n) {
-    if (n == 8) {
-        if (t == QK_F32) return _mm256_loadu_ps((const float *)p + i);
-        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
-        if (t == QK_F16) return _mm256_cvtph_ps(h);
-        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-    float v[8] = {0};
-    for (int j = 0; j < n; j++) v[j] = qk_load_float(p, t, i + j);
-    return _mm256_loadu_ps(v);
-}
-
-QK_INLINE __m256 loadf(const float *p, int n) {
-    if (n == 8) return _mm256_loadu_ps(p);
-    float v[8] = {0};
-    for (int j = 0; j < n; j++) v[j] = p[j];
-    return _mm256_loadu_ps(v);
-}
-
-QK_INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* d << 8 on every int32 lane as a byte shuffle (the shuffle port, not the shift ports that
  * vpdpbusd, the conversion and the FMA use; as shl8 in qmv_avx512.c). */
@@ -154,13 +130,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
     const __m256i lo4 = _mm256_set1_epi8(15);
     const int8_t *xr[4], *xlr[4];
     const float *sx[4], *xs[4];
-    for (int m = 0; m < 4; m++) {
-        int64_t r = m0 + (m < MR ? m : 0);
-        xr[m] = a->q + r * K;
-        xlr[m] = a->ql + r * K;
-        sx[m] = a->scale + r * G;
-        xs[m] = a->sum + r * G;
-    }
+    qk_act_rows(a, m0, MR, xr, xlr, sx, xs);
     float comb[MR][CHUNK_GROUPS];
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *wrow = w->w + n * rb;
@@ -187,14 +157,7 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
             }
             if (v < v1) BLOCK(v, acc0)
         }
-#define STORE(m)                                                                                              \
-    {                                                                                                         \
-        float r = hsum(_mm256_add_ps(acc0_##m, acc1_##m)) + hsum(bacc_##m);                                  \
-        if (full < K) /* a last block of 32 values (groups of 32 only): one group */                          \
-            r += qk_load_float(w->scales, w->sdt, n * G + G - 1) * sx[m][G - 1] *                             \
-                 (float)qk_tail_dot(wrow, xr[m], xlr[m], full, BITS);                                         \
-        y[(m0 + m) * ldy + n] = r;                                                                            \
-    }
+#define STORE(m) QK_STORE_ROW(m, hsum(_mm256_add_ps(acc0_##m, acc1_##m)) + hsum(bacc_##m))
         FOR_M(STORE)
     }
 }
@@ -278,44 +241,9 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
     }
 }
 
-#define CASE_MR(B, G)                                                              \
-    switch (mr) {                                                                  \
-    case 1:                                                                        \
-        if (B == 4) {                                                              \
-            rows2_b4(w, a, m0, n0, n1, y, ldy, G);                                 \
-            if ((n1 - n0) & 1) rows_kernel(w, a, m0, n1 - 1, n1, y, ldy, B, G, 1); \
-            return;                                                                \
-        }                                                                          \
-        rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 1); return;                    \
-    case 2: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 2); return;                \
-    case 3: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 3); return;                \
-    default: rows_kernel(w, a, m0, n0, n1, y, ldy, B, G, 4); return;               \
-    }
+#define ONE_ROW(B, G) QK_ONE_ROW_PAIRS(B, G, 1)
 
-#define DEFINE_BG(B, G)                                                                                   \
-    QK_TARGET static void rows_b##B##_g##G(const qk_weights *w, const qk_act *a, int64_t m0, int mr,     \
-                                           int64_t n0, int64_t n1, float *y, int64_t ldy) {              \
-        CASE_MR(B, G)                                                                                     \
-    }
-DEFINE_BG(4, 32)
-DEFINE_BG(4, 64)
-DEFINE_BG(4, 128)
-DEFINE_BG(8, 32)
-DEFINE_BG(8, 64)
-DEFINE_BG(8, 128)
-
-void qk_rows_avxvnni(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
-                     int64_t ldy) {
-    if (w->bits == 4) {
-        if (w->gs == 32) rows_b4_g32(w, a, m0, mr, n0, n1, y, ldy);
-        else if (w->gs == 64) rows_b4_g64(w, a, m0, mr, n0, n1, y, ldy);
-        else rows_b4_g128(w, a, m0, mr, n0, n1, y, ldy);
-    } else {
-        if (w->gs == 32) rows_b8_g32(w, a, m0, mr, n0, n1, y, ldy);
-        else if (w->gs == 64) rows_b8_g64(w, a, m0, mr, n0, n1, y, ldy);
-        else rows_b8_g128(w, a, m0, mr, n0, n1, y, ldy);
-    }
-}
+QK_DEFINE_ROWS_ENTRY(qk_rows_avxvnni)
 
 #else
 void qk_rows_avxvnni(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
