@@ -374,7 +374,8 @@ static void run_gather_qmm_runs(conf_ctx *c) {
     const int E = (int)(sizeof run_len / sizeof run_len[0]);
     for (int bits = 4; bits <= 8; bits += 4) {
         int gs = bits == 4 ? 64 : 32;
-        int64_t K = 3 * gs, N = 37, T = 17, P = 0;
+        /* 4-bit: 53 products of K = 768, past the size where x is quantized in parallel */
+        int64_t K = (bits == 4 ? 12 : 3) * gs, N = 37, T = 17, P = 0;
         for (int e = 0; e < E; e++) P += run_len[e];
         qweights w = random_qweights(c, (int64_t[]){E}, 1, N, K, gs, bits, MX_QUANT_AFFINE, MX_BFLOAT16);
         ref_tensor rx;

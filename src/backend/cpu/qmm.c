@@ -513,7 +513,8 @@ static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t n
     const qmat q0 = in->q;
     const int64_t K = q0.k, G = q0.groups, N = q0.n;
     size_t xb = (size_t)(nprod * M * K), gb = sizeof(float) * (size_t)(nprod * M * G);
-    size_t fb = sizeof(float) * (size_t)(nprod * M * K);
+    const int nthr = omp_get_max_threads(); /* one float32 row block per thread for load_x */
+    size_t fb = sizeof(float) * (size_t)(nthr * M * K);
     char *buf = malloc(2 * xb + 2 * gb + fb + 64);
     int64_t *task_run = malloc(sizeof(int64_t) * (size_t)(nrun + 1));
     char *in_short = malloc((size_t)nprod + 1);
@@ -525,7 +526,7 @@ static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t n
         return -1;
     }
     float *sx = (float *)buf, *xs = sx + nprod * M * G, *xf = xs + nprod * M * G;
-    int8_t *xq = (int8_t *)(xf + nprod * M * K), *xl = xq + xb;
+    int8_t *xq = (int8_t *)(xf + nthr * M * K), *xl = xq + xb;
     /* products of short runs: quantize each whose x differs from the previous one's, then
      * copy for repeats (decode: the 8 experts of gate / up share one x) */
     for (int64_t r = 0; r < nrun; r++)
@@ -535,9 +536,9 @@ static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t n
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t i = 0; i < nprod; i++) {
         if (!in_short[i] || REPEAT(i)) continue;
-        load_x(in->x, cpu_batch_offset(in->x, idx[i]), M, K, xf + i * M * K);
-        qk_quantize_act(xf + i * M * K, M, K, q0.gs, q0.bits, xq + i * M * K, xl + i * M * K, sx + i * M * G,
-                        xs + i * M * G);
+        float *xt = xf + (par ? omp_get_thread_num() : 0) * M * K;
+        load_x(in->x, cpu_batch_offset(in->x, idx[i]), M, K, xt);
+        qk_quantize_act(xt, M, K, q0.gs, q0.bits, xq + i * M * K, xl + i * M * K, sx + i * M * G, xs + i * M * G);
     }
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t i = 0; i < nprod; i++) {
