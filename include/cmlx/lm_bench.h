@@ -148,6 +148,13 @@ typedef struct lm_bench_result {
 /* One run of lm_generate (greedy, no stop on EOS, as mlx_lm.benchmark) from the prompt
  * ids for exactly n_gen tokens. 0 or -1 (error set). */
 int lm_bench_trial(lm_model *m, const int32_t *prompt, size_t n_prompt, int n_gen, lm_bench_result *r);
+/* The same for `batch` sequences decoded together (mlx_lm.benchmark's -b): prompts holds
+ * batch rows of n_prompt ids; one forward pass a step for all of them, greedy, each sequence
+ * generating n_gen tokens. prompt_tokens / generation_tokens and the rates count every
+ * sequence (prompt_tps = batch * n_prompt / time to the first tokens; generation_tps =
+ * batch * n_gen / time from the first tokens to the last). batch == 1 is lm_bench_trial. */
+int lm_bench_trial_batch(lm_model *m, const int32_t *prompts, int batch, size_t n_prompt, int n_gen,
+                         lm_bench_result *r);
 
 /* The process's resident set (Linux /proc): the peak since the last reset (VmHWM) and now
  * (VmRSS), in GB; 0 when unknown. The reset (writing 5 to /proc/self/clear_refs) lets a

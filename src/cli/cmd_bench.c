@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "                             (a config.json implies --random-weights)\n"
             "  -p, --prompt-tokens N      length of the prompt (default 512)\n"
             "  -g, --generation-tokens N  length of the completion (default 1024)\n"
-            "  -b, --batch-size N         batch size (default 1; only 1 is supported)\n"
+            "  -b, --batch-size N         sequences decoded together (default 1; rates count all)\n"
             "  -n, --num-trials N         number of timing trials (default 5)\n"
             "  --threads N                OpenMP and OpenBLAS threads (default: all cores)\n"
             "  --random-weights           random N(0, 0.02^2) bf16 weights of the config's shapes,\n"
@@ -282,10 +282,13 @@ typedef struct {
     double kv_bytes;             /* KV cache bytes a decode step reads, mean over a trial */
     double read_gbs;             /* the read bandwidth the current figures are compared with */
     double read_before, read_after; /* measured before and after the current trial */
+    int batch;                   /* sequences a decode step advances */
 } context;
 
-/* Bytes a decode step reads: the weights of one token and the KV cache so far. */
-static double decode_bytes(const context *c) { return (double)c->cost.bytes_per_token + c->kv_bytes; }
+/* Bytes a decode step reads: the weights of one token once and every sequence's KV cache. */
+static double decode_bytes(const context *c) {
+    return (double)c->cost.bytes_per_token + (double)c->batch * c->kv_bytes;
+}
 
 typedef struct {
     double decode_gbs, decode_share, prefill_gflops, prefill_f32_share, prefill_int8_share, prefill_fma_share,
@@ -294,7 +297,7 @@ typedef struct {
 
 static shares shares_of(const context *c, double prompt_tps, double gen_tps) {
     shares s;
-    s.decode_gbs = gen_tps * decode_bytes(c) / 1e9;
+    s.decode_gbs = gen_tps / c->batch * decode_bytes(c) / 1e9; /* steps/s x bytes a step */
     s.prefill_gflops = 2.0 * c->cost.matmul_params * prompt_tps / 1e9;
     s.decode_share = c->have_roof && c->read_gbs > 0 ? s.decode_gbs / c->read_gbs : 0;
     s.prefill_f32_share = c->have_roof && c->roof.gemm_f32_gflops > 0 ? s.prefill_gflops / c->roof.gemm_f32_gflops : 0;
@@ -354,7 +357,7 @@ static void print_summary(const context *c, const bench_opts *o, double prompt_t
                lm_int8_path_name(c->roof.int8_path), c->roof.int8_gops_n);
         printf("Decode: %.2f GB/s of weights and KV cache = %.0f%% of the read bandwidth (bandwidth-bound ceiling %.2f "
                "tok/s)\n",
-               s.decode_gbs, 100 * s.decode_share, c->read_gbs * 1e9 / decode_bytes(c));
+               s.decode_gbs, 100 * s.decode_share, c->read_gbs * 1e9 / decode_bytes(c) * c->batch);
         printf("Prefill: %.1f GFLOP/s = %.0f%% of the bf16 GEMM rate, %.0f%% of the float32 GEMM (sgemm) rate, "
                "%.0f%% of the float32 FMA peak, %.0f%% of the bf16 dot peak, %.0f%% of the int8 peak\n",
                s.prefill_gflops, 100 * s.prefill_bf16_gemm_share, 100 * s.prefill_f32_share, 100 * s.prefill_fma_share,
@@ -370,8 +373,8 @@ static void print_summary(const context *c, const bench_opts *o, double prompt_t
 static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     int vocab = lm_model_vocab_size(m);
     mx_array *key = mx_random_key(o->seed);
-    mx_array *ids = mx_random_randint(0, vocab, (int64_t[]){1, o->prompt_tokens}, 2, MX_INT32, key);
-    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)o->prompt_tokens);
+    mx_array *ids = mx_random_randint(0, vocab, (int64_t[]){o->batch, o->prompt_tokens}, 2, MX_INT32, key);
+    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)o->batch * (size_t)o->prompt_tokens); /* [batch][p] */
     int rc = -1;
     if (!ids || !prompt || mx_read(ids, MX_INT32, prompt)) goto out;
     lm_bench_result r;
@@ -379,7 +382,7 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
         if (!o->json) printf("Running warmup..\n"), fflush(stdout);
         size_t wp = o->short_warmup && o->prompt_tokens > 16 ? 16 : (size_t)o->prompt_tokens;
         int wg = o->short_warmup && o->gen_tokens > 4 ? 4 : o->gen_tokens;
-        if (lm_bench_trial(m, prompt, wp, wg, &r)) goto out;
+        if (lm_bench_trial_batch(m, prompt, o->batch, wp, wg, &r)) goto out; /* any wp ids per row */
     }
     if (!o->json)
         printf("Timing with prompt_tokens=%d, generation_tokens=%d, batch_size=%d.\n", o->prompt_tokens, o->gen_tokens,
@@ -387,11 +390,12 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     double sum_p = 0, sum_g = 0, sum_m = 0, max_rss = 0, sum_cpu = 0, best_p = 0, best_g = 0, sum_read = 0,
            sum_after = 0;
     c->kv_bytes = lm_model_kv_bytes_per_step(&c->cost, o->prompt_tokens, o->gen_tokens);
+    c->batch = o->batch;
     c->read_before = c->roof.read_gbs_n;
     for (int i = 0; i < o->trials; i++) {
         lm_bench_peak_rss_reset(); /* best effort: without it the peak covers the whole run */
         double w0 = now_s(), c0 = cpu_s();
-        if (lm_bench_trial(m, prompt, (size_t)o->prompt_tokens, o->gen_tokens, &r)) goto out;
+        if (lm_bench_trial_batch(m, prompt, o->batch, (size_t)o->prompt_tokens, o->gen_tokens, &r)) goto out;
         double util = (cpu_s() - c0) / ((now_s() - w0) * (o->threads > 0 ? o->threads : 1));
         double rss = lm_bench_peak_rss_gb();
         if (c->have_roof) {
@@ -524,10 +528,6 @@ int cmd_bench(int argc, char **argv) {
     if (!o.model) {
         fprintf(stderr, "cmlx bench: --model is required (a directory, a repo id or a config.json)\n\n");
         usage(stderr);
-        return 2;
-    }
-    if (o.batch > 1) {
-        fprintf(stderr, "cmlx bench: --batch-size %d: batched generation is not implemented yet; use -b 1\n", o.batch);
         return 2;
     }
     if (is_regular_file(o.model)) o.random = 1; /* a config.json alone: random weights of its shapes */

@@ -155,6 +155,27 @@ int main(int argc, char **argv) {
         strbuf_free(&out);
     }
 
+    /* -b 2: two sequences decoded together; totals count both, a decode step reads the weights
+     * once and both KV caches */
+    {
+        strbuf out = STRBUF_INIT;
+        snprintf(cmd, sizeof cmd, "'%s' bench --model '%s' -p 16 -g 8 -b 2 -n 1 --threads 1 --quick --json 2>/dev/null",
+                 bin, kept);
+        int rc = run(cmd, &out);
+        CHECK_MSG(rc == 0, "%s: exit %d", cmd, rc);
+        json_t *j = NULL;
+        CHECK_MSG(json_lines(out.data ? out.data : "", &j) == 1, "expected one JSON line: %s", out.data ? out.data : "");
+        if (j) {
+            CHECK(num(j, "batch_size") == 2 && num(j, "prompt_tokens") == 32 && num(j, "generation_tokens") == 16);
+            double step_bytes = num(j, "weight_bytes_per_token") + 2 * num(j, "kv_bytes_per_token");
+            double gbs = num(j, "generation_tps") / 2 * step_bytes / 1e9;
+            CHECK_MSG(gbs > 0.999 * num(j, "decode_gbs") && gbs < 1.001 * num(j, "decode_gbs"), "decode_gbs %g vs %g",
+                      num(j, "decode_gbs"), gbs);
+        }
+        json_decref(j);
+        strbuf_free(&out);
+    }
+
     /* the random weights: bf16 N(0, 0.02^2) matrices, norms of ones */
     {
         mx_safetensors *st = mx_safetensors_open(kept);
@@ -279,7 +300,7 @@ int main(int argc, char **argv) {
     } bad[] = {
         {"--model /nonexistent/cmlx-model", "/nonexistent/cmlx-model"},
         {"--model /tmp --random-weights", "config.json"},
-        {"--model x.json -b 2", "batched generation"},
+        {"--model x.json -b 0", "--batch-size"},
         {"-p 16", "--model is required"},
         {"--model /nonexistent -p zero", "--prompt-tokens expects an integer"},
     };
