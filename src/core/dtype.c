@@ -158,17 +158,32 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
  * MX_CLONES (core/clones.h) adds AVX-512 and AVX2 copies picked at load time. */
 #define CONVERT_CLONES MX_CLONES
 
+#if defined(__GNUC__) || defined(__clang__)
+/* 16 values at a time in GCC vector types (registers of whatever width the clone has): a
+ * u32[16] array on the stack written with two 32-byte stores and copied out with one 64-byte
+ * load missed store forwarding on every block (85% of this function's time, measured; a
+ * 2048-value bf16 multiply took 13.6 us end to end). */
+typedef uint16_t v16_u16 __attribute__((vector_size(32)));
+typedef uint32_t v16_u32 __attribute__((vector_size(64)));
 CONVERT_CLONES static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
     const uint16_t *s = src;
     float *d = dst;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        uint32_t u[16]; /* memcpy: float bits without type punning through pointers */
-        for (int j = 0; j < 16; j++) u[j] = (uint32_t)s[i + j] << 16;
-        memcpy(d + i, u, sizeof u);
+        v16_u16 h;
+        memcpy(&h, s + i, sizeof h); /* memcpy: float bits without type punning through pointers */
+        v16_u32 u = __builtin_convertvector(h, v16_u32) << 16;
+        memcpy(d + i, &u, sizeof u);
     }
     for (; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
 }
+#else
+static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
+    const uint16_t *s = src;
+    float *d = dst;
+    for (int64_t i = 0; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
+}
+#endif
 
 CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
     const float *s = src;
