@@ -3,13 +3,13 @@
  * Equal lengths need no padding or masks, so this is the model's ordinary batched forward;
  * the loop mirrors lm_generate's (the next step is scheduled before the current one is
  * waited for, so graph building overlaps computation). */
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmlx/cmlx.h"
 #include "cmlx/lm_bench.h"
 #include "cmlx/lm_model.h"
+#include "lm/generate/drain.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -78,17 +78,7 @@ int lm_bench_trial_batch(lm_model *m, const int32_t *prompts, int batch, size_t 
     r->peak_memory_gb = (double)mx_get_peak_memory() / 1e9;
     rc = 0;
 done:
-    /* nothing scheduled may run after the cache is freed */
-    if (next || y) {
-        mx_array *pending[2];
-        int np = 0;
-        if (y) pending[np++] = y;
-        if (next) pending[np++] = next;
-        char saved[512];
-        snprintf(saved, sizeof saved, "%s", mx_last_error());
-        mx_eval(pending, np);
-        if (rc) mx_set_error("%s", saved);
-    }
+    lm_drain_steps(y, next, rc != 0);
     mx_free(next);
     mx_free(y);
     lm_cache_free(cache);

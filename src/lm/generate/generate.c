@@ -9,6 +9,7 @@
 #include "cmlx/memory.h"
 #include "cmlx/ops.h"
 #include "cmlx/random.h"
+#include "lm/generate/drain.h"
 #include "lm/generate/speculative.h"
 #include "lm/generate/token_stream.h"
 
@@ -133,18 +134,7 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
     lm_token_stream_finish(&ts, stats);
     rc = 0;
 done:
-    /* Steps already scheduled must finish before the cache (and maybe the model) goes away:
-     * nothing may run on the worker after lm_generate returns. */
-    mx_array *pending[2];
-    int n_pending = 0;
-    if (y) pending[n_pending++] = y;
-    if (next) pending[n_pending++] = next;
-    if (n_pending) {
-        char saved[512];
-        snprintf(saved, sizeof saved, "%s", mx_last_error());
-        mx_eval(pending, n_pending);
-        if (rc) mx_set_error("%s", saved);
-    }
+    lm_drain_steps(y, next, rc != 0);
     mx_free(next);
     mx_free(y);
     mx_free(s.history);
