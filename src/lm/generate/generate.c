@@ -1,7 +1,6 @@
 /* The generation loop (mlx-lm's generate_step + stream_generate): chunked prefill, then a
  * double-buffered decode loop in which token n+1's graph is built and scheduled
  * (async_eval) before token n is read, so graph building overlaps computation. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
