@@ -42,6 +42,8 @@ static void row_bf16_strided(const amx_bf16_weight *w, int64_t n, int64_t K, uin
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "backend/cpu/arch/qmv_avx512_util.h"
+
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 #define VEC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
@@ -81,16 +83,6 @@ VEC_TARGET static void copy_row_bf16(const uint16_t *src, int64_t K, uint16_t *d
     }
 }
 
-/* n (<= 16) scales or biases of type t from p + i as float32 (the rest zero). */
-VEC_TARGET static inline __attribute__((always_inline)) __m512 load_params16(const void *p, qk_float t, int64_t i,
-                                                                             int n) {
-    __mmask16 k = (__mmask16)((1u << n) - 1);
-    if (t == QK_F32) return _mm512_maskz_loadu_ps(k, (const float *)p + i);
-    __m256i h = _mm256_maskz_loadu_epi16(k, (const uint16_t *)p + i);
-    if (t == QK_F16) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 /* One row of MLX affine weights, dequantized (s * q + b in float32, rounded to bfloat16 to
  * nearest even), in chunks of 32 values chunk_stride apart. Groups are 32, 64 or 128 values,
  * so every chunk lies in one group. Scales and biases are read 16 groups at a time. 4-bit: the
@@ -108,8 +100,8 @@ VEC_TARGET static void dequant_row(const qk_weights *w, int64_t n, uint16_t *dst
     float sv[16], bv[16];
     for (int64_t g0 = 0; g0 < G; g0 += 16) {
         int cnt = G - g0 < 16 ? (int)(G - g0) : 16;
-        _mm512_storeu_ps(sv, load_params16(w->scales, w->sdt, n * G + g0, cnt));
-        _mm512_storeu_ps(bv, load_params16(w->biases, w->sdt, n * G + g0, cnt));
+        _mm512_storeu_ps(sv, qk_load16_avx512(w->scales, w->sdt, n * G + g0, cnt));
+        _mm512_storeu_ps(bv, qk_load16_avx512(w->biases, w->sdt, n * G + g0, cnt));
         for (int gi = 0; gi < cnt; gi++) {
             int64_t g = g0 + gi;
             __m512 s = _mm512_set1_ps(sv[gi]), b = _mm512_set1_ps(bv[gi]);

@@ -20,6 +20,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "backend/cpu/arch/qmv_avx512_util.h"
+
 #define QK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")))
 #define QK_INLINE static inline __attribute__((always_inline)) QK_TARGET
 
@@ -40,15 +42,6 @@ QK_INLINE void prefetch4(const uint8_t *p) {
     _mm_prefetch((const char *)(p + 1024), _MM_HINT_T0);
 }
 QK_INLINE void prefetch8(const uint8_t *p) { _mm_prefetch((const char *)(p + 4096), _MM_HINT_T0); }
-
-/* n (<= 16) scales / biases of type t from p as floats; the rest zero. */
-QK_INLINE __m512 load16(const void *p, qk_float t, int64_t i, int n) {
-    __mmask16 k = (__mmask16)((1u << n) - 1);
-    if (t == QK_F32) return _mm512_maskz_loadu_ps(k, (const float *)p + i);
-    __m256i h = _mm256_maskz_loadu_epi16(k, (const uint16_t *)p + i);
-    if (t == QK_F16) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
 
 /* d << 8 on every int32 lane as a byte shuffle (shuffle port, not the shift port that
  * vpdpbusd and the conversions use). */
@@ -120,7 +113,8 @@ QK_INLINE void rows_kernel(const qk_weights *w, const qk_act *a, int64_t m0, int
             for (int64_t g = c0; g < c1; g += 16) {
                 int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
                 __mmask16 k = (__mmask16)((1u << cnt) - 1);
-                __m512 s = load16(w->scales, w->sdt, n * G + g, cnt), b = load16(w->biases, w->sdt, n * G + g, cnt);
+                __m512 s = qk_load16_avx512(w->scales, w->sdt, n * G + g, cnt);
+                __m512 b = qk_load16_avx512(w->biases, w->sdt, n * G + g, cnt);
 #define PREP(m)                                                                                  \
     _mm512_storeu_ps(&comb[m][g - c0], _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, sx[m] + g))); \
     acc0_##m = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k, xs[m] + g), acc0_##m);
@@ -236,10 +230,12 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
                 int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
                 __mmask16 k = (__mmask16)((1u << cnt) - 1);
                 __m512 vsx = _mm512_maskz_loadu_ps(k, sx + g), vxs = _mm512_maskz_loadu_ps(k, xs + g);
-                _mm512_storeu_ps(&comb[0][g - c0], _mm512_mul_ps(load16(w->scales, w->sdt, n * G + g, cnt), vsx));
-                _mm512_storeu_ps(&comb[1][g - c0], _mm512_mul_ps(load16(w->scales, w->sdt, (n + 1) * G + g, cnt), vsx));
-                a00 = _mm512_fmadd_ps(load16(w->biases, w->sdt, n * G + g, cnt), vxs, a00);
-                a10 = _mm512_fmadd_ps(load16(w->biases, w->sdt, (n + 1) * G + g, cnt), vxs, a10);
+                __m512 s0 = qk_load16_avx512(w->scales, w->sdt, n * G + g, cnt);
+                __m512 s1 = qk_load16_avx512(w->scales, w->sdt, (n + 1) * G + g, cnt);
+                _mm512_storeu_ps(&comb[0][g - c0], _mm512_mul_ps(s0, vsx));
+                _mm512_storeu_ps(&comb[1][g - c0], _mm512_mul_ps(s1, vsx));
+                a00 = _mm512_fmadd_ps(qk_load16_avx512(w->biases, w->sdt, n * G + g, cnt), vxs, a00);
+                a10 = _mm512_fmadd_ps(qk_load16_avx512(w->biases, w->sdt, (n + 1) * G + g, cnt), vxs, a10);
             }
             const __m512i lo4 = _mm512_set1_epi8(15);
             for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
