@@ -139,7 +139,7 @@ static int gemv_16bit(const gemm_job *g) {
         /* column n of B (row n of the Linear weight) is contiguous: the vector kernels */
         cpu_path path = gemm_b16_path(cpu_path_active());
         uint16_t *xb = NULL;
-        if (path == CPU_PATH_AVX512 && bf && g->a.dt == MX_BFLOAT16) {
+        if (g->a.dt == MX_BFLOAT16 && gemv_b16_takes_bf16_x(path, bf)) {
             xb = malloc(sizeof(uint16_t) * (size_t)max64(M * K, 1));
             if (xb) /* exact: the rows were bfloat16 */
                 for (int64_t e = 0; e < M * K; e++) xb[e] = mx_f32_to_bf16(x[e]);

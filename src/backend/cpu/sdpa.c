@@ -175,7 +175,7 @@ static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     int kbf = J->k->dtype == MX_BFLOAT16;
     cpu_path path = cpu_path_active();
     /* bfloat16 queries against bfloat16 keys: the exact bf16 rows for the vdpbf16ps kernel */
-    int want_qb = k16 && kbf && J->q->dtype == MX_BFLOAT16 && gemm_b16_path(path) == CPU_PATH_AVX512;
+    int want_qb = k16 && J->q->dtype == MX_BFLOAT16 && gemv_b16_takes_bf16_x(path, kbf);
     float *Q = malloc((size_t)(rows * D + 1) * sizeof *Q);
     uint16_t *Qb = want_qb ? malloc((size_t)(rows * D + 1) * sizeof *Qb) : NULL;
     float *S = malloc((size_t)(rows * ncols + 1) * sizeof *S);

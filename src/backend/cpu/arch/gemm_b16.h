@@ -53,6 +53,10 @@ int gemm_bf16(cpu_path path, int64_t M, int64_t N, int64_t K, b16_mat A, b16_mat
 void gemv_b16(cpu_path path, int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *xb,
               const uint16_t *w, int64_t ldw, int w_bf16, float alpha, float *C, int64_t ldc, int accumulate);
 
+/* Whether gemv_b16 on `path` uses the xb rows (a bfloat16 copy of x) for weights of this
+ * kind: AVX512-BF16 with bf16 weights. Callers make the copy only then. */
+int gemv_b16_takes_bf16_x(cpu_path path, int w_bf16);
+
 /* Weight rows [n0, n1) of gemv_b16 on the calling thread (M <= GEMV_B16_MAX_ROWS), for
  * callers that are already one task of a parallel region (attention's per-head tasks). */
 void gemv_b16_rows(cpu_path path, int64_t M, int64_t n0, int64_t n1, int64_t K, const float *x, const uint16_t *xb,

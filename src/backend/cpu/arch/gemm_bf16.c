@@ -249,10 +249,12 @@ void gemv_b16(cpu_path path, int64_t M, int64_t N, int64_t K, const float *x, co
     }
 }
 
+int gemv_b16_takes_bf16_x(cpu_path path, int w_bf16) { return w_bf16 && gemm_b16_path(path) == CPU_PATH_AVX512; }
+
 void gemv_b16_rows(cpu_path path, int64_t M, int64_t n0, int64_t n1, int64_t K, const float *x, const uint16_t *xb,
                    const uint16_t *w, int64_t ldw, int w_bf16, float alpha, float *C, int64_t ldc, int accumulate) {
     path = gemm_b16_path(path);
-    if (path == CPU_PATH_AVX512 && xb && w_bf16) /* bf16 rows: half the re-reads of x */
+    if (xb && gemv_b16_takes_bf16_x(path, w_bf16)) /* bf16 rows: half the re-reads of x */
         gemv_bf16dp_avx512(M, n0, n1, K, xb, w, ldw, alpha, C, ldc, accumulate);
     else if (path == CPU_PATH_AVX512)
         gemv_f32x_avx512(M, n0, n1, K, x, w, ldw, w_bf16, alpha, C, ldc, accumulate);
