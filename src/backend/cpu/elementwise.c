@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/chunk.h"
+#include "core/clones.h"
 #include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
@@ -97,7 +98,10 @@ static double round_half_even(double x, int decimals) {
     case MX_UN_LOGICAL_NOT: for (i = 0; i < n; i++) r[i] = x[i] == 0; break;                      \
     default: break;
 
-static void unary_f32(int op, int decimals, const float *x, float *r, int64_t n) {
+/* Cloned per instruction set (core/clones.h): the vectorizable cases (sigmoid, the arithmetic
+ * ones) run 16 wide on AVX-512; the build's ISO C mode keeps FMA contraction off, so every clone
+ * gives the same bits. */
+MX_CLONES static void unary_f32(int op, int decimals, const float *x, float *r, int64_t n) {
     int64_t i;
     if (op == MX_UN_SIGMOID) {
         /* silu = x * sigmoid(x) runs on every MLP row of a decode token: one branch-free
@@ -211,7 +215,7 @@ int cpu_unary(const mx_kernel_ctx *c) {
     case MX_BIN_GREATER_EQUAL: for (i = 0; i < n; i++) r[i] = x[i] >= y[i]; break;                \
     default: break;
 
-static void binary_f32(int op, const float *x, const float *y, float *r, int64_t n) {
+MX_CLONES static void binary_f32(int op, const float *x, const float *y, float *r, int64_t n) { /* as unary_f32 */
     int64_t i;
     switch (op) { BINARY_FLOAT_CASES(float, floorf, fmodf, powf, expf, log1pf, atan2f) }
 }

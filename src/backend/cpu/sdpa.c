@@ -28,6 +28,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/arch/gemm_b16.h"
 #include "backend/cpu/exp_f32.h"
@@ -158,6 +159,82 @@ MX_CLONES static void add_weighted_rows(float *O, int64_t rows, int64_t Dv, cons
     }
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+/* O[r] += P[r, j] * V[j] with bfloat16 value rows read in place (row stride ldv), for Dv a
+ * multiple of 32: rows in groups of RR <= 4 and columns in strips of 32, the RR x 2
+ * accumulators of a strip in registers across all keys (the float loop above stores and
+ * reloads its output row at every key: store forwarding bound, half of a decode attention
+ * at 600 keys). Each output adds the same products in the same key order as
+ * add_weighted_rows; keys of weight 0 are not skipped (a test per key cost more than the
+ * products), which adds +-0 and so gives the same bits for finite values (an infinite
+ * or NaN value of a masked key would now reach the output, as through the GEMM path).
+ * GCC vector types take the width of the clone. */
+typedef float sd_v16f __attribute__((vector_size(64)));
+typedef uint16_t sd_v16h __attribute__((vector_size(32)));
+typedef uint32_t sd_v16u __attribute__((vector_size(64)));
+
+/* dst = the 16 bfloat16 values at p as floats (a macro: vector values do not cross function
+ * boundaries, whose ABI differs between the clones) */
+#define SD_BF16X16(dst, p)                                      \
+    {                                                           \
+        sd_v16h h_;                                             \
+        memcpy(&h_, (p), sizeof h_);                            \
+        sd_v16u u_ = __builtin_convertvector(h_, sd_v16u) << 16; \
+        memcpy(&(dst), &u_, sizeof u_);                         \
+    }
+
+#define SD_FOR_R(X) \
+    X(0)            \
+    if (RR > 1) { X(1) } \
+    if (RR > 2) { X(2) } \
+    if (RR > 3) { X(3) }
+
+static inline __attribute__((always_inline)) void weighted_strip_bf16(float *O, int64_t Dv, const float *P,
+                                                                      int64_t ldp, const uint16_t *v, int64_t ldv,
+                                                                      int64_t cnt, int64_t e0, const int RR) {
+    sd_v16f a0, b0, a1, b1, a2, b2, a3, b3;
+#define SD_LOAD(r) memcpy(&a##r, O + (r) * Dv + e0, 64), memcpy(&b##r, O + (r) * Dv + e0 + 16, 64);
+    SD_FOR_R(SD_LOAD)
+    for (int64_t j = 0; j < cnt; j++) {
+        sd_v16f lo, hi;
+        SD_BF16X16(lo, v + j * ldv + e0)
+        SD_BF16X16(hi, v + j * ldv + e0 + 16)
+#define SD_ACC(r)                          \
+    {                                      \
+        float p = P[(r) * ldp + j];        \
+        a##r += p * lo;                    \
+        b##r += p * hi;                    \
+    }
+        SD_FOR_R(SD_ACC)
+    }
+#define SD_STORE(r) memcpy(O + (r) * Dv + e0, &a##r, 64), memcpy(O + (r) * Dv + e0 + 16, &b##r, 64);
+    SD_FOR_R(SD_STORE)
+#undef SD_LOAD
+#undef SD_ACC
+#undef SD_STORE
+}
+
+MX_CLONES static void add_weighted_rows_bf16(float *O, int64_t rows, int64_t Dv, const float *P, int64_t ldp,
+                                             const uint16_t *v, int64_t ldv, int64_t cnt) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+        int64_t rr = rows - r0 < 4 ? rows - r0 : 4;
+        for (int64_t e0 = 0; e0 < Dv; e0 += 32) {
+            float *o = O + r0 * Dv;
+            const float *pr = P + r0 * ldp;
+            if (rr == 4) weighted_strip_bf16(o, Dv, pr, ldp, v, ldv, cnt, e0, 4);
+            else if (rr == 3) weighted_strip_bf16(o, Dv, pr, ldp, v, ldv, cnt, e0, 3);
+            else if (rr == 2) weighted_strip_bf16(o, Dv, pr, ldp, v, ldv, cnt, e0, 2);
+            else weighted_strip_bf16(o, Dv, pr, ldp, v, ldv, cnt, e0, 1);
+        }
+    }
+}
+#undef SD_FOR_R
+#undef SD_BF16X16
+#define SD_BF16_VALUES 1
+#else
+#define SD_BF16_VALUES 0
+#endif
+
 /* The keys of head (b, h) as 16-bit rows read in place (unit inner stride), or NULL. */
 static const uint16_t *keys16(const mx_array *k, int64_t b, int64_t h) {
     if ((k->dtype != MX_BFLOAT16 && k->dtype != MX_FLOAT16) || (k->strides[3] != 1 && k->shape[3] != 1)) return NULL;
@@ -204,10 +281,16 @@ static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     }
     for (int64_t gr = 0; gr < rows; gr++)
         finish_row(J, S + gr * ncols, ncols, b, h * J->rep + gr / nrow, gr % nrow, mbuf);
-    for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
-        int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
-        load_rows(J->v, b, h, j0, cnt, row);
-        add_weighted_rows(O, rows, Dv, S + j0, ncols, row, cnt);
+    const mx_array *va = J->v;
+    if (SD_BF16_VALUES && va->dtype == MX_BFLOAT16 && va->strides[3] == 1 && Dv % 32 == 0) {
+        const uint16_t *v16 = (const uint16_t *)mx_array_ptr(va) + b * va->strides[0] + h * va->strides[1];
+        add_weighted_rows_bf16(O, rows, Dv, S, ncols, v16, va->strides[2], ncols);
+    } else {
+        for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
+            int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
+            load_rows(J->v, b, h, j0, cnt, row);
+            add_weighted_rows(O, rows, Dv, S + j0, ncols, row, cnt);
+        }
     }
     size_t os = mx_dtype_size(J->out->dtype);
     for (int64_t g = 0; g < J->rep; g++) {
