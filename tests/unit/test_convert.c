@@ -1,0 +1,75 @@
+/* The vectorized bfloat16 <-> float32 runs of mx_convert (core/dtype.c; the CPU's clone: on
+ * this machine the AVX-512 one) against the scalar definitions mx_f32_to_bf16 /
+ * mx_bf16_to_f32, bit for bit, on every class of value: random bit patterns, exact ties
+ * of the rounding (even and odd kept halves), values that round up into the next binade and
+ * to infinity, subnormals, signed zeros, infinities, signalling and quiet NaNs with
+ * payloads; at lengths around the 16-value block (tails). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "test.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint32_t next32(void) {
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return (uint32_t)((rng * 2685821657736338717ull) >> 32);
+}
+
+static float from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+int main(void) {
+    static const uint32_t special[] = {
+        0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u,              /* zeros, infinities */
+        0x7fc00000u, 0xffc00001u, 0x7f800001u, 0xff800001u, 0x7fa12345u, /* NaNs: quiet, signalling */
+        0x00000001u, 0x807fffffu, 0x00008000u, 0x00018000u, 0x00007fffu, /* subnormals, ties among them */
+        0x3f808000u, 0x3f818000u, 0x3f807fffu, 0x3f808001u,              /* ties to even, just around */
+        0x7f7fffffu, 0x7f7f8000u, 0x7f7f7fffu, 0xff7fffffu,              /* round to infinity or not */
+        0x3fffffffu, 0x3f7fffffu, 0x00ffffffu, 0x807f8000u,              /* carry into the next binade */
+    };
+    const size_t ns = sizeof special / sizeof special[0];
+    enum { N = 4099 };
+    uint32_t *bits = malloc(N * sizeof *bits);
+    float *f = malloc(N * sizeof *f), *back = malloc(N * sizeof *back);
+    uint16_t *h = malloc(N * sizeof *h);
+    if (!bits || !f || !back || !h) return 1;
+    for (size_t i = 0; i < N; i++) bits[i] = i < 4 * ns ? special[i % ns] ^ (i >= 2 * ns ? 0x80000000u : 0) : next32();
+    for (size_t i = 0; i < N; i++) f[i] = from_bits(bits[i]);
+    const int64_t lens[] = {N, 1, 15, 16, 17, 31, 33, 64, 1000};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li], start = li == 0 ? 0 : (int64_t)(li * 7);
+        mx_convert(f + start, MX_FLOAT32, h, MX_BFLOAT16, n);
+        int bad = 0;
+        for (int64_t i = 0; i < n && !bad; i++)
+            if (h[i] != mx_f32_to_bf16(f[start + i])) {
+                CHECK_MSG(0, "f32 -> bf16, length %lld, value %lld: bits %08x gave %04x, scalar %04x", (long long)n,
+                          (long long)i, bits[start + i], h[i], mx_f32_to_bf16(f[start + i]));
+                bad = 1;
+            }
+        CHECK(!bad);
+        mx_convert(h, MX_BFLOAT16, back, MX_FLOAT32, n);
+        bad = 0;
+        for (int64_t i = 0; i < n && !bad; i++) {
+            float want = mx_bf16_to_f32(h[i]);
+            if (memcmp(&back[i], &want, 4)) {
+                CHECK_MSG(0, "bf16 -> f32, length %lld, value %lld: %04x", (long long)n, (long long)i, h[i]);
+                bad = 1;
+            }
+        }
+        CHECK(!bad);
+    }
+    /* the scalar definition itself on a few values: round half to even, NaN stays NaN (quiet) */
+    CHECK(mx_f32_to_bf16(from_bits(0x3f808000u)) == 0x3f80);
+    CHECK(mx_f32_to_bf16(from_bits(0x3f818000u)) == 0x3f82);
+    CHECK(mx_f32_to_bf16(from_bits(0x7f7fffffu)) == 0x7f80);
+    CHECK(mx_f32_to_bf16(from_bits(0x7f800001u)) == 0x7fc0);
+    free(bits);
+    free(f);
+    free(back);
+    free(h);
+    return test_finish();
+}
