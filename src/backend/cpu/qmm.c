@@ -447,11 +447,15 @@ static qmat matrix_at(const qmm_inputs *in, int64_t i) {
     return q;
 }
 
-/* y (float32, M x N) into out's matrix number i. */
+/* y (float32, M x N) into out's matrix number i; in parallel when large (a decode step's
+ * lm_head: 128k logits converted on one thread while the other waited). */
 static void store_y(mx_array *out, int64_t first_row, int64_t rows, const float *y) {
-    int64_t N = out->shape[out->ndim - 1];
+    int64_t N = out->shape[out->ndim - 1], n = rows * N, chunk = 16384, nchunks = (n + chunk - 1) / chunk;
     size_t os = mx_dtype_size(out->dtype);
-    mx_convert(y, MX_FLOAT32, mx_array_ptr(out) + first_row * N * (int64_t)os, out->dtype, rows * N);
+    char *dst = mx_array_ptr(out) + first_row * N * (int64_t)os;
+#pragma omp parallel for schedule(static) if (cpu_parallel_worth(n))
+    for (int64_t c = 0; c < nchunks; c++)
+        mx_convert(y + c * chunk, MX_FLOAT32, dst + c * chunk * (int64_t)os, out->dtype, min64(chunk, n - c * chunk));
 }
 
 int cpu_quantized_matmul(const mx_kernel_ctx *c) {
