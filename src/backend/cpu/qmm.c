@@ -112,7 +112,9 @@ QP_INLINE void qmv_t_row1_planar(const qmat *q, const float *xp, const float *xs
             const uint32_t *wg = wrow + g * gw;
             const float *xg = xp + g * gs;
             qm_v8f d0 = {0}, d1 = {0}; /* named, not an array: an indexed array stays in memory */
+#pragma GCC unroll 4
             for (int j = 0; j < ppw; j += 2) /* ppw (8 or 4) is even */
+#pragma GCC unroll 4
                 for (int i = 0; i < gw; i += 8) {
                     qm_v8u wv;
                     qm_v8f x0, x1;
