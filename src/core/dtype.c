@@ -158,43 +158,42 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v) {
  * MX_CLONES (core/clones.h) adds AVX-512 and AVX2 copies picked at load time. */
 #define CONVERT_CLONES MX_CLONES
 
+/* 16 values at a time in GCC vector types (registers of whatever width the clone has; other
+ * compilers run the scalar tail loop for everything).
+ *  - widening: a u32[16] array on the stack written with two 32-byte stores and copied out with
+ *    one 64-byte load missed store forwarding on every block (85% of the function's time,
+ *    measured; a 2048-value bf16 multiply took 13.6 us end to end);
+ *  - narrowing: the array form vectorized at GCC's preferred 256-bit width with pack-and-permute
+ *    narrowing (4x the time of the widening direction, the largest conversion cost of a decode
+ *    token's small ops); explicit 64-byte vectors take zmm registers in the AVX-512 clone. A
+ *    vector comparison gives -1 (all ones) per true lane.
+ * tests/unit/test_convert.c checks both directions against the scalar definitions. */
 #if defined(__GNUC__) || defined(__clang__)
-/* 16 values at a time in GCC vector types (registers of whatever width the clone has): a
- * u32[16] array on the stack written with two 32-byte stores and copied out with one 64-byte
- * load missed store forwarding on every block (85% of this function's time, measured; a
- * 2048-value bf16 multiply took 13.6 us end to end). */
+#define CONVERT_VECTORS 1
 typedef uint16_t v16_u16 __attribute__((vector_size(32)));
 typedef uint32_t v16_u32 __attribute__((vector_size(64)));
+#endif
+
 CONVERT_CLONES static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
     const uint16_t *s = src;
     float *d = dst;
     int64_t i = 0;
+#ifdef CONVERT_VECTORS
     for (; i + 16 <= n; i += 16) {
         v16_u16 h;
         memcpy(&h, s + i, sizeof h); /* memcpy: float bits without type punning through pointers */
         v16_u32 u = __builtin_convertvector(h, v16_u32) << 16;
         memcpy(d + i, &u, sizeof u);
     }
+#endif
     for (; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
 }
-#else
-static void bf16_to_f32_run(const void *src, void *dst, int64_t n) {
-    const uint16_t *s = src;
-    float *d = dst;
-    for (int64_t i = 0; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
-}
-#endif
 
-#if defined(__GNUC__) || defined(__clang__)
-/* The same 16 lanes at a time in vector types: the array form vectorized at GCC's preferred
- * 256-bit width with pack-and-permute narrowing (4x the time of the widening direction, the
- * largest conversion cost of a decode token's small ops); explicit 64-byte vectors take zmm
- * registers in the AVX-512 clone. A vector comparison gives -1 (all ones) per true lane.
- * tests/unit/test_convert.c checks both directions against the scalar definitions. */
 CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
     const float *s = src;
     uint16_t *d = dst;
     int64_t i = 0;
+#ifdef CONVERT_VECTORS
     for (; i + 16 <= n; i += 16) {
         v16_u32 u;
         memcpy(&u, s + i, sizeof u);
@@ -203,15 +202,9 @@ CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n
         v16_u16 h = __builtin_convertvector((rounded & ~nan) | (quiet & nan), v16_u16);
         memcpy(d + i, &h, sizeof h);
     }
+#endif
     for (; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
 }
-#else
-static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
-    const float *s = src;
-    uint16_t *d = dst;
-    for (int64_t i = 0; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
-}
-#endif
 
 void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n) {
     if (st == dt) {

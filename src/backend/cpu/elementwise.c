@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "backend/cpu/chunk.h"
-#include "core/clones.h"
 #include "backend/cpu/exp_f32.h"
 #include "backend/cpu/kernels.h"
+#include "core/clones.h"
 #include "core/dtype.h"
 #include "core/strided.h"
 #include "ops/elementwise.h"

@@ -89,12 +89,8 @@ typedef int32_t qm_v8i __attribute__((vector_size(32)));
 typedef float qm_v8f __attribute__((vector_size(32)));
 #endif
 
-/* Affine power-of-two widths with x in "plane" order: within each group, xp holds first the
- * x values of every word's nibble / byte 0, then those of slot 1, ... so one slot of all the
- * group's words is a contiguous run, multiplied by (word >> bits*slot) & mask with the same
- * shift on every lane: the loops vectorise, and bits / gs are compile-time constants here. */
 #if defined(__GNUC__) || defined(__clang__)
-/* One row of x (decode) with 8 words or more a group: 8 words a step in vector types (ymm in
+/* qmv_t_rows_planar (below) for one row of x (decode) with 8 words or more a group: 8 words a step in vector types (ymm in
  * the AVX2 / AVX-512 clones of qmv_t_block_planar, two SSE halves otherwise), two partial sums
  * per group (even and odd slots), and the scaled group sums kept in a vector across the row,
  * one horizontal sum per output. The 4-lane loop below, with a horizontal sum and a stored
@@ -133,6 +129,10 @@ QP_INLINE void qmv_t_row1_planar(const qmat *q, const float *xp, const float *xs
 }
 #endif
 
+/* Affine power-of-two widths with x in "plane" order: within each group, xp holds first the
+ * x values of every word's nibble / byte 0, then those of slot 1, ... so one slot of all the
+ * group's words is a contiguous run, multiplied by (word >> bits*slot) & mask with the same
+ * shift on every lane: the loops vectorise, and bits / gs are compile-time constants here. */
 QP_INLINE void qmv_t_rows_planar(const qmat *q, const float *xp, int64_t M, const float *xsum, int64_t n0,
                                  int64_t n1, float *y, int bits, int gs) {
     const int ppw = 32 / bits, gw = gs * bits / 32;

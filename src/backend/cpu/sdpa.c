@@ -235,10 +235,10 @@ MX_CLONES static void add_weighted_rows_bf16(float *O, int64_t rows, int64_t Dv,
 #define SD_BF16_VALUES 0
 #endif
 
-/* The keys of head (b, h) as 16-bit rows read in place (unit inner stride), or NULL. */
-static const uint16_t *keys16(const mx_array *k, int64_t b, int64_t h) {
-    if ((k->dtype != MX_BFLOAT16 && k->dtype != MX_FLOAT16) || (k->strides[3] != 1 && k->shape[3] != 1)) return NULL;
-    return (const uint16_t *)mx_array_ptr(k) + b * k->strides[0] + h * k->strides[1];
+/* The keys (or values) of head (b, h) as 16-bit rows read in place (unit inner stride), or NULL. */
+static const uint16_t *rows16(const mx_array *a, int64_t b, int64_t h) {
+    if ((a->dtype != MX_BFLOAT16 && a->dtype != MX_FLOAT16) || (a->strides[3] != 1 && a->shape[3] != 1)) return NULL;
+    return (const uint16_t *)mx_array_ptr(a) + b * a->strides[0] + h * a->strides[1];
 }
 
 /* The few-query-rows task (decoding): all Lq rows of the rep query heads of kv head (b, h)
@@ -248,7 +248,7 @@ static const uint16_t *keys16(const mx_array *k, int64_t b, int64_t h) {
 static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     int64_t nrow = J->Lq, rows = J->rep * nrow, D = J->D, Dv = J->Dv;
     int64_t ncols = needed_keys(J, 0, J->Lq), w = D > Dv ? D : Dv;
-    const uint16_t *k16 = keys16(J->k, b, h);
+    const uint16_t *k16 = rows16(J->k, b, h);
     int kbf = J->k->dtype == MX_BFLOAT16;
     cpu_path path = cpu_path_active();
     /* bfloat16 queries against bfloat16 keys: the exact bf16 rows for the vdpbf16ps kernel */
@@ -281,10 +281,9 @@ static int sdpa_task_direct(const sdpa_job *J, int64_t b, int64_t h) {
     }
     for (int64_t gr = 0; gr < rows; gr++)
         finish_row(J, S + gr * ncols, ncols, b, h * J->rep + gr / nrow, gr % nrow, mbuf);
-    const mx_array *va = J->v;
-    if (SD_BF16_VALUES && va->dtype == MX_BFLOAT16 && va->strides[3] == 1 && Dv % 32 == 0) {
-        const uint16_t *v16 = (const uint16_t *)mx_array_ptr(va) + b * va->strides[0] + h * va->strides[1];
-        add_weighted_rows_bf16(O, rows, Dv, S, ncols, v16, va->strides[2], ncols);
+    const uint16_t *v16 = SD_BF16_VALUES && J->v->dtype == MX_BFLOAT16 && Dv % 32 == 0 ? rows16(J->v, b, h) : NULL;
+    if (v16) {
+        add_weighted_rows_bf16(O, rows, Dv, S, ncols, v16, J->v->strides[2], ncols);
     } else {
         for (int64_t j0 = 0; j0 < ncols; j0 += KV_BLOCK) {
             int64_t cnt = ncols - j0 < KV_BLOCK ? ncols - j0 : KV_BLOCK;
