@@ -31,6 +31,14 @@ typedef struct {
 
 static _Thread_local release_list pending;
 
+/* The list of a thread that ends is freed by a thread-specific key's destructor (a
+ * _Thread_local pointer alone would leak it with every short-lived thread). */
+static pthread_key_t pending_key;
+static int pending_key_ok; /* 0 when no key could be made: each ending thread leaks its list */
+static pthread_once_t pending_key_once = PTHREAD_ONCE_INIT;
+static void free_pending_items(void *items) { free(items); }
+static void make_pending_key(void) { pending_key_ok = !pthread_key_create(&pending_key, free_pending_items); }
+
 /* Tagged pointers: low bit 1 marks a node, 0 an array. Both are malloc'd (aligned). */
 static void push_pending(void *p, int is_node) {
     if (pending.n == pending.cap) {
@@ -39,6 +47,8 @@ static void push_pending(void *p, int is_node) {
         if (!items) return; /* leak rather than crash: nothing else is safe here */
         pending.items = items;
         pending.cap = cap;
+        pthread_once(&pending_key_once, make_pending_key);
+        if (pending_key_ok) pthread_setspecific(pending_key, items);
     }
     pending.items[pending.n++] = (void *)((uintptr_t)p | (uintptr_t)is_node);
 }
@@ -75,6 +85,7 @@ static void drain(void) {
         free(pending.items);
         pending.items = NULL;
         pending.cap = 0;
+        if (pending_key_ok) pthread_setspecific(pending_key, NULL);
     }
 }
 

@@ -43,7 +43,9 @@
     X(DEQUANTIZE, "dequantize")                  \
     X(QUANTIZED_MATMUL, "quantized_matmul")      \
     X(GATHER_QMM, "gather_qmm")                  \
-    X(CUSTOM, "custom")
+    X(CUSTOM, "custom")                          \
+    X(PLACEHOLDER, "placeholder")                \
+    X(FUSED, "compiled")
 
 typedef enum mx_prim_id {
 #define MX_PRIM_ENUM(id, name) MX_PRIM_##id,

@@ -101,7 +101,7 @@ static double round_half_even(double x, int decimals) {
 /* Cloned per instruction set (core/clones.h): the vectorizable cases (sigmoid, the arithmetic
  * ones) run 16 wide on AVX-512; the build's ISO C mode keeps FMA contraction off, so every clone
  * gives the same bits. */
-MX_CLONES static void unary_f32(int op, int decimals, const float *x, float *r, int64_t n) {
+MX_CLONES void cpu_unary_f32(int op, int decimals, const float *x, float *r, int64_t n) {
     int64_t i;
     if (op == MX_UN_SIGMOID) {
         /* silu = x * sigmoid(x) runs on every MLP row of a decode token: one branch-free
@@ -169,7 +169,7 @@ int cpu_unary(const mx_kernel_ctx *c) {
         _Alignas(64) unsigned char xb[CPU_CHUNK * 8], rb[CPU_CHUNK * 8];
         int64_t s = k * CPU_CHUNK, m = n - s < CPU_CHUNK ? n - s : CPU_CHUNK;
         mx_copy_strided(in, dom, xb, s, m);
-        if (dom == MX_FLOAT32) unary_f32(p->op, p->decimals, (float *)xb, (float *)rb, m);
+        if (dom == MX_FLOAT32) cpu_unary_f32(p->op, p->decimals, (float *)xb, (float *)rb, m);
         else if (dom == MX_FLOAT64) unary_f64(p->op, p->decimals, (double *)xb, (double *)rb, m);
         else unary_int(p->op, is_unsigned, (int64_t *)xb, (int64_t *)rb, m);
         mx_convert(rb, dom, o + s * (int64_t)os, out->dtype, m);
@@ -215,7 +215,7 @@ int cpu_unary(const mx_kernel_ctx *c) {
     case MX_BIN_GREATER_EQUAL: for (i = 0; i < n; i++) r[i] = x[i] >= y[i]; break;                \
     default: break;
 
-MX_CLONES static void binary_f32(int op, const float *x, const float *y, float *r, int64_t n) { /* as unary_f32 */
+MX_CLONES void cpu_binary_f32(int op, const float *x, const float *y, float *r, int64_t n) { /* as cpu_unary_f32 */
     int64_t i;
     switch (op) { BINARY_FLOAT_CASES(float, floorf, fmodf, powf, expf, log1pf, atan2f) }
 }
@@ -318,7 +318,7 @@ int cpu_binary(const mx_kernel_ctx *c) {
         int64_t s = k * CPU_CHUNK, m = n - s < CPU_CHUNK ? n - s : CPU_CHUNK;
         cpu_load_broadcast(a, out->ndim, out->shape, s, m, dom, xb);
         cpu_load_broadcast(b, out->ndim, out->shape, s, m, dom, yb);
-        if (dom == MX_FLOAT32) binary_f32(p->op, (float *)xb, (float *)yb, (float *)rb, m);
+        if (dom == MX_FLOAT32) cpu_binary_f32(p->op, (float *)xb, (float *)yb, (float *)rb, m);
         else if (dom == MX_FLOAT64) binary_f64(p->op, (double *)xb, (double *)yb, (double *)rb, m);
         else binary_int(p->op, u, (int64_t *)xb, (int64_t *)yb, (int64_t *)rb, m);
         mx_convert(rb, dom, o + s * (int64_t)os, out->dtype, m);

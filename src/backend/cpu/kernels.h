@@ -15,6 +15,8 @@ int cpu_transpose(const mx_kernel_ctx *c);
 int cpu_slice(const mx_kernel_ctx *c);
 int cpu_broadcast(const mx_kernel_ctx *c);
 int cpu_custom(const mx_kernel_ctx *c);
+int cpu_placeholder(const mx_kernel_ctx *c); /* compile's trace inputs: always an error */
+int cpu_fused(const mx_kernel_ctx *c);       /* compile's fused elementwise chains */
 int cpu_quantize(const mx_kernel_ctx *c);
 int cpu_dequantize(const mx_kernel_ctx *c);
 int cpu_quantized_matmul(const mx_kernel_ctx *c);
@@ -41,5 +43,10 @@ int cpu_sort(const mx_kernel_ctx *c);        /* sort.c */
 int cpu_argsort(const mx_kernel_ctx *c);
 int cpu_partition(const mx_kernel_ctx *c);
 int cpu_argpartition(const mx_kernel_ctx *c);
+
+/* The float32 loops of the unary and binary families (elementwise.c), shared with the fused
+ * chains so that both give the same bits: r[i] = op(x[i]) / op(x[i], y[i]). */
+void cpu_unary_f32(int op, int decimals, const float *x, float *r, int64_t n);
+void cpu_binary_f32(int op, const float *x, const float *y, float *r, int64_t n);
 
 #endif

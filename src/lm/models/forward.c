@@ -3,9 +3,11 @@
  * experts, each in a residual branch; final norm; LM head. Architecture differences are
  * the switches in lm_arch. The whole pass is built in one pool and only the logits kept. */
 #include <math.h>
+#include <pthread.h>
 
 #include "cmlx/fast.h"
 #include "cmlx/ops.h"
+#include "cmlx/transforms.h"
 #include "lm/generate/cache_impl.h"
 #include "lm/models/model_impl.h"
 
@@ -13,8 +15,8 @@ static mx_array *norm(const lm_model *m, const mx_array *x, const mx_array *w) {
     return lm_rms_norm(x, w, (float)m->cfg.norm_eps);
 }
 
-static mx_array *activation(const lm_model *m, mx_array *x) {
-    switch (m->cfg.act) {
+static mx_array *activation(int act, mx_array *x) {
+    switch (act) {
     case LM_ACT_SILU: return mx_multiply(x, mx_sigmoid(x));
     case LM_ACT_GELU_TANH: {
         /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
@@ -26,6 +28,33 @@ static mx_array *activation(const lm_model *m, mx_array *x) {
     default:
         return mx_multiply(mx_multiply_scalar(x, 0.5), mx_add_scalar(mx_erf(mx_multiply_scalar(x, M_SQRT1_2)), 1.0));
     }
+}
+
+/* act(gate) * up, the gated MLP's elementwise part, compiled once per activation (as
+ * mlx-lm compiles swiglu): one fused node instead of 3 (silu) to 9 (gelu) elementwise ops,
+ * with the same bits. */
+static int gated_fn(mx_array *const *in, int n_in, mx_array **out, int n_out, void *ctx) {
+    (void)n_in, (void)n_out;
+    out[0] = mx_multiply(activation(*(const int *)ctx, in[0]), in[1]);
+    return out[0] ? 0 : -1;
+}
+
+static const int act_ids[3] = {LM_ACT_SILU, LM_ACT_GELU_TANH, LM_ACT_GELU};
+static mx_compiled *gated_compiled[3];
+static pthread_once_t gated_once = PTHREAD_ONCE_INIT;
+static void make_gated(void) {
+    for (int i = 0; i < 3; i++) gated_compiled[i] = mx_compile(gated_fn, (void *)&act_ids[i], 2, 1);
+}
+
+static mx_array *gated(const lm_model *m, mx_array *gate, mx_array *up) {
+    pthread_once(&gated_once, make_gated);
+    for (int i = 0; i < 3; i++)
+        if (act_ids[i] == (int)m->cfg.act && gated_compiled[i]) {
+            mx_array *out = NULL;
+            mx_array *in[2] = {gate, up};
+            return mx_compiled_call(gated_compiled[i], in, &out) ? NULL : out;
+        }
+    return mx_multiply(activation(m->cfg.act, gate), up); /* compile could not be set up (out of memory) */
 }
 
 /* Bool mask [T, L] for queries at offset..offset+T-1 over keys 0..L-1 with a window. */
@@ -71,8 +100,7 @@ static mx_array *attention(lm_model *m, lm_layer *L, const mx_array *x, lm_layer
 }
 
 static mx_array *mlp(const lm_model *m, const lm_layer *L, const mx_array *x) {
-    mx_array *g = activation(m, lm_linear_forward(&L->gate, x));
-    return lm_linear_forward(&L->down, mx_multiply(g, lm_linear_forward(&L->up, x)));
+    return lm_linear_forward(&L->down, gated(m, lm_linear_forward(&L->gate, x), lm_linear_forward(&L->up, x)));
 }
 
 /* Router -> top-k experts -> gathered expert MLPs -> weighted sum (mlx-lm's SwitchGLU). */
@@ -98,9 +126,8 @@ static mx_array *moe(const lm_model *m, const lm_layer *L, const mx_array *x) {
     }
     /* x [B, T, 1, 1, H] against experts idx [B, T, k] -> [B, T, k, 1, out] */
     mx_array *xe = mx_expand_dims(x, (int[]){-2, -3}, 2);
-    mx_array *g = activation(m, lm_switch_forward(&L->sw_gate, xe, idx, 0));
-    mx_array *u = lm_switch_forward(&L->sw_up, xe, idx, 0);
-    mx_array *d = lm_switch_forward(&L->sw_down, mx_multiply(g, u), idx, 0);
+    mx_array *g = lm_switch_forward(&L->sw_gate, xe, idx, 0), *u = lm_switch_forward(&L->sw_up, xe, idx, 0);
+    mx_array *d = lm_switch_forward(&L->sw_down, gated(m, g, u), idx, 0);
     d = mx_squeeze(d, (int[]){-2}, 1); /* [B, T, k, H] */
     mx_array *w = mx_expand_dims(mx_astype(scores, mx_array_dtype(d)), (int[]){-1}, 1);
     return mx_sum(mx_multiply(d, w), (int[]){-2}, 1, 0);
