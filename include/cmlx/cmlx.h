@@ -12,5 +12,6 @@
 #include "cmlx/quant.h"
 #include "cmlx/random.h"
 #include "cmlx/stream.h"
+#include "cmlx/transforms.h"
 
 #endif

@@ -19,6 +19,8 @@
  *    are captured when it is traced, and later calls with the same shapes use those arrays.
  *    Pass anything that changes between calls as an input.
  *  - Its outputs' shapes may depend only on its inputs' shapes.
+ * A compiled function keeps at most 64 traces; calls with further new shapes run the
+ * function uncompiled.
  */
 #ifndef CMLX_TRANSFORMS_H
 #define CMLX_TRANSFORMS_H

@@ -20,6 +20,10 @@
 #include "util/hashmap.h"
 
 #define MAX_ARGS 64
+/* Traces kept per compiled function. A function called with ever new shapes (a server's
+ * prompt lengths) would otherwise grow without bound; past this many, new shapes run the
+ * function uncompiled (a trace in use by another thread can never be evicted safely). */
+#define MAX_TRACES 64
 
 enum { REF_INPUT, REF_CONST, REF_NODE };
 typedef struct {
@@ -715,6 +719,13 @@ static int matches(const trace *t, mx_stream s, mx_array *const *in, int n_in) {
     return 1;
 }
 
+static int call_uncompiled(mx_compiled *c, mx_array *const *in, mx_array **out) {
+    int rc = c->fn(in, c->n_in, out, c->n_out, c->ctx);
+    for (int o = 0; o < c->n_out && !rc; o++)
+        if (!out[o]) rc = mx_set_error("[compile] the function returned success but left output %d of %d NULL", o, c->n_out);
+    return rc;
+}
+
 int mx_compiled_call(mx_compiled *c, mx_array *const *in, mx_array **out) {
     if (!c || !in || !out) return mx_set_error("[compile] mx_compiled_call needs a compiled function, inputs and outputs");
     for (int o = 0; o < c->n_out; o++) out[o] = NULL;
@@ -723,16 +734,15 @@ int mx_compiled_call(mx_compiled *c, mx_array *const *in, mx_array **out) {
             if (!mx_last_error()[0]) mx_set_error("[compile] input %d of %d is NULL", i, c->n_in);
             return -1;
         }
-    if (!mx_compile_enabled()) {
-        int rc = c->fn(in, c->n_in, out, c->n_out, c->ctx);
-        for (int o = 0; o < c->n_out && !rc; o++)
-            if (!out[o]) rc = mx_set_error("[compile] the function returned success but left output %d NULL", o);
-        return rc;
-    }
+    if (!mx_compile_enabled()) return call_uncompiled(c, in, out);
     mx_stream s = mx_stream_for_new_ops();
     pthread_mutex_lock(&c->mutex);
     trace *t = c->traces;
     while (t && !matches(t, s, in, c->n_in)) t = t->next;
+    if (!t && c->n_traces >= MAX_TRACES) {
+        pthread_mutex_unlock(&c->mutex);
+        return call_uncompiled(c, in, out);
+    }
     if (!t) {
         if (make_trace(c, in, &t)) {
             pthread_mutex_unlock(&c->mutex);

@@ -166,6 +166,19 @@ int main(void) {
         CHECK(mx_compiled_stats(sw, &st) == 0 && st.traces == 36);
     }
 
+    /* at most 64 traces: further shapes run uncompiled, still right */
+    {
+        mx_compiled *c = mx_compile(swiglu, NULL, 2, 1);
+        for (int64_t len = 1; len <= 70; len++) {
+            mx_array *x = rnd(&len, 1, MX_BFLOAT16, 300 + (uint64_t)len), *y = rnd(&len, 1, MX_BFLOAT16, 400 + (uint64_t)len);
+            if (len == 1 || len >= 64) check_fn(c, swiglu, (mx_array *[]){x, y}, 1, NULL, "swiglu, many shapes");
+            else CHECK(mx_compiled_call(c, (mx_array *[]){x, y}, &x) == 0);
+        }
+        CHECK(mx_compiled_stats(c, &st) == 0);
+        CHECK_MSG(st.traces == 64, "traces after 70 shapes: %d", st.traces);
+        mx_compiled_free(c);
+    }
+
     /* common subexpressions */
     {
         mx_compiled *c = mx_compile(twice_exp, NULL, 1, 1);
