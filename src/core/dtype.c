@@ -206,6 +206,31 @@ CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n
     for (; i < n; i++) d[i] = mx_f32_to_bf16(s[i]);
 }
 
+/* float32 values rounded to bfloat16 precision in place: the bits mx_f32_to_bf16 keeps, in
+ * the upper half of each float (one pass instead of narrowing and widening). */
+CONVERT_CLONES static void round_bf16_run(float *x, int64_t n) {
+    int64_t i = 0;
+#ifdef CONVERT_VECTORS
+    for (; i + 16 <= n; i += 16) {
+        v16_u32 u;
+        memcpy(&u, x + i, sizeof u);
+        v16_u32 nan = (v16_u32)((u & 0x7fffffffu) > 0x7f800000u);
+        v16_u32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u, quiet = (u | 0x400000u) & 0xffff0000u;
+        u = (rounded & ~nan) | (quiet & nan);
+        memcpy(x + i, &u, sizeof u);
+    }
+#endif
+    for (; i < n; i++) x[i] = mx_bf16_to_f32(mx_f32_to_bf16(x[i]));
+}
+
+void mx_round_to_dtype(float *x, mx_dtype t, int64_t n) {
+    if (t == MX_BFLOAT16) {
+        round_bf16_run(x, n);
+    } else if (t == MX_FLOAT16) {
+        for (int64_t i = 0; i < n; i++) x[i] = mx_f16_to_f32(mx_f32_to_f16(x[i]));
+    }
+}
+
 void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n) {
     if (st == dt) {
         memcpy(dst, src, (size_t)n * mx_dtype_size(st));

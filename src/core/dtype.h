@@ -92,5 +92,8 @@ void mx_store_int(void *p, mx_dtype t, int64_t i, int64_t v);
 /* Converts n contiguous elements from one dtype to another (the one conversion routine
  * all kernels use for astype-like work). */
 void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n);
+/* Rounds n float32 values in place to the precision of t (bfloat16 or float16; other types
+ * leave them as they are): the same floats as converting to t and back. */
+void mx_round_to_dtype(float *x, mx_dtype t, int64_t n);
 
 #endif

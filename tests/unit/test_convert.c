@@ -3,7 +3,8 @@
  * mx_bf16_to_f32, bit for bit, on every class of value: random bit patterns, exact ties
  * of the rounding (even and odd kept halves), values that round up into the next binade and
  * to infinity, subnormals, signed zeros, infinities, signalling and quiet NaNs with
- * payloads; at lengths around the 16-value block (tails). */
+ * payloads; at lengths around the 16-value block (tails). Also mx_round_to_dtype (float32
+ * rounded in place to bfloat16 / float16 precision) against the round trip. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,25 @@ int main(void) {
         }
         CHECK(!bad);
     }
+    /* rounding in place (compile's fused chains): the floats of a round trip through the type */
+    const mx_dtype half_types[2] = {MX_BFLOAT16, MX_FLOAT16};
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int64_t n = lens[li], start = li == 0 ? 0 : (int64_t)(li * 5);
+            memcpy(back, f + start, (size_t)n * sizeof *back);
+            mx_round_to_dtype(back, half_types[ti], n);
+            int bad = 0;
+            for (int64_t i = 0; i < n && !bad; i++) {
+                float want = half_types[ti] == MX_BFLOAT16 ? mx_bf16_to_f32(mx_f32_to_bf16(f[start + i]))
+                                                           : mx_f16_to_f32(mx_f32_to_f16(f[start + i]));
+                if (memcmp(&back[i], &want, 4)) {
+                    CHECK_MSG(0, "round to %s in place, length %lld, value %lld: bits %08x", ti ? "float16" : "bfloat16",
+                              (long long)n, (long long)i, bits[start + i]);
+                    bad = 1;
+                }
+            }
+            CHECK(!bad);
+        }
     /* the scalar definition itself on a few values: round half to even, NaN stays NaN (quiet) */
     CHECK(mx_f32_to_bf16(from_bits(0x3f808000u)) == 0x3f80);
     CHECK(mx_f32_to_bf16(from_bits(0x3f818000u)) == 0x3f82);

@@ -22,14 +22,6 @@ int cpu_placeholder(const mx_kernel_ctx *c) {
                         "of values computed from their inputs)");
 }
 
-/* Rounds a float32 block to dtype t and back (a no-op for float32). */
-static void round_block(float *r, mx_dtype t, int64_t m) {
-    if (t == MX_FLOAT32) return;
-    _Alignas(64) uint16_t half[FUSED_BLOCK];
-    mx_convert(r, MX_FLOAT32, half, t, m);
-    mx_convert(half, t, r, MX_FLOAT32, m);
-}
-
 int cpu_fused(const mx_kernel_ctx *c) {
     const mx_fused_params *p = c->params;
     mx_array *out = c->outputs[0];
@@ -56,7 +48,7 @@ int cpu_fused(const mx_kernel_ctx *c) {
             if (st->kind == MX_FUSED_UNARY) cpu_unary_f32(st->op, st->decimals, reg[st->a], r, m);
             else if (st->kind == MX_FUSED_BINARY) cpu_binary_f32(st->op, reg[st->a], reg[st->b], r, m);
             else memcpy(r, reg[st->a], (size_t)m * sizeof(float));
-            round_block(r, (mx_dtype)st->dtype, m);
+            if (j < ns - 1) mx_round_to_dtype(r, (mx_dtype)st->dtype, m); /* the last: rounded by the store */
         }
         mx_convert(reg[ni + ns - 1], MX_FLOAT32, o + s * (int64_t)os, out->dtype, m);
     }
