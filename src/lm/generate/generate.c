@@ -111,7 +111,10 @@ int lm_generate(lm_model *m, const lm_tokenizer *tok, const int32_t *prompt, siz
     }
     if (!y || mx_async_eval(&y, 1)) goto done;
     for (int64_t n = 0;; n++) {
-        if (n != p.max_tokens) {
+        /* The step after the last token only puts that token into the KV cache: kept for a
+         * caller's cache (a conversation continues from it, as with mlx-lm), skipped otherwise
+         * (one whole forward pass: a second token's time in a one-token generation). */
+        if (n + 1 < p.max_tokens || (p.cache && n < p.max_tokens)) {
             mx_pool *pool = mx_pool_begin();
             next = step(&s, mx_reshape(y, (int64_t[]){1, 1}, 2));
             mx_pool_end(pool);
