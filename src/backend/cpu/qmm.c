@@ -382,6 +382,16 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
         for (int64_t ci = 0; ci < chunks; ci++)
             if (qk_gemm_avx512(&w, &a, ci * QK_GEMM_CHUNK, min64(N, (ci + 1) * QK_GEMM_CHUNK), y, N)) failed = 1;
+    } else if (M == 1 && f == qk_rows_avx512 && q->bits == 4 && K % 128 == 0) {
+        /* decode: each thread's rows as QK_FAR_STREAMS far-apart streams (qmv.h) */
+#pragma omp parallel if (cpu_parallel_worth(N * K))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t lo = N * t / nt, hi = N * (t + 1) / nt, part = (hi - lo) / QK_FAR_STREAMS, start[QK_FAR_STREAMS];
+            for (int r = 0; r < QK_FAR_STREAMS; r++) start[r] = lo + r * part;
+            if (part) qk_rows_far_avx512(&w, &a, start, part, y);
+            if (lo + QK_FAR_STREAMS * part < hi) f(&w, &a, 0, 1, lo + QK_FAR_STREAMS * part, hi, y, N);
+        }
     } else {
         int64_t blocks = (N + QK_BLOCK - 1) / QK_BLOCK;
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))

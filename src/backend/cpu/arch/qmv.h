@@ -97,6 +97,15 @@ void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, in
 void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                   int64_t ldy);
 
+/* Decode (one x row, 4-bit, K a multiple of 128), AVX-512 VNNI: y[n] for the rows
+ * n = start[r] + i, r < QK_FAR_STREAMS, i < count, four at a time, one from each start. Each
+ * start is its own stream of memory reads: on the machines measured, one core reads ~40%
+ * more from DRAM across 4-8 far-apart streams than along one (the hardware prefetcher runs
+ * per stream; bench/roofline reads both ways). Same arithmetic per row as qk_rows_avx512,
+ * so the same bits. */
+#define QK_FAR_STREAMS 4
+void qk_rows_far_avx512(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y);
+
 /* Many rows (prefill), AVX-512 VNNI: y[m * ldy + n] for all rows of a and weight rows
  * n0 <= n < n1, with a's xq in NATURAL order (qk_quantize_act with bits = 8, whatever the
  * weights' width); same integers as the row kernels. One allocation (a repacked panel); -1

@@ -267,6 +267,64 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
     }
 }
 
+
+/* qk_rows_far_avx512 (qmv.h): rows2_b4's arithmetic (two accumulators per row, even and odd
+ * chunks, b * sum(x) folded into the even one) on four rows from four places at once. */
+QK_INLINE void rows_far_b4(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y,
+                           const int GS) {
+    const int64_t K = w->k, G = w->groups, rb = K / 2;
+    const int8_t *xr = a->q, *xlr = a->ql;
+    const float *sx = a->scale, *xs = a->sum;
+    float comb[4][CHUNK_GROUPS + 4] = {{0}};
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t n0 = start[0] + i, n1 = start[1] + i, n2 = start[2] + i, n3 = start[3] + i;
+        const uint8_t *w0 = w->w + n0 * rb, *w1 = w->w + n1 * rb, *w2 = w->w + n2 * rb, *w3 = w->w + n3 * rb;
+        __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+        for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
+            int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
+            for (int64_t g = c0; g < c1; g += 16) {
+                int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
+                __mmask16 k = (__mmask16)((1u << cnt) - 1);
+                __m512 vsx = _mm512_maskz_loadu_ps(k, sx + g), vxs = _mm512_maskz_loadu_ps(k, xs + g);
+#define FAR_PREP(r, N, E)                                                                                  \
+    _mm512_storeu_ps(&comb[r][g - c0], _mm512_mul_ps(qk_load16_avx512(w->scales, w->sdt, (N) * G + g, cnt), vsx)); \
+    E = _mm512_fmadd_ps(qk_load16_avx512(w->biases, w->sdt, (N) * G + g, cnt), vxs, E);
+                FAR_PREP(0, n0, e0) FAR_PREP(1, n1, e1) FAR_PREP(2, n2, e2) FAR_PREP(3, n3, e3)
+            }
+            const __m512i lo4 = _mm512_set1_epi8(15);
+            for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
+                __m512i xe = _mm512_loadu_si512(xr + v), xo = _mm512_loadu_si512(xr + v + 64);
+                __m512i le = _mm512_loadu_si512(xlr + v), lo_ = _mm512_loadu_si512(xlr + v + 64);
+                int64_t g = v / GS - c0;
+                int odd = (int)((v / 128) & 1);
+#define FAR_ROW(r, W, E, O)                                                                                 \
+    {                                                                                                       \
+        __m512i wa = _mm512_loadu_si512(W + v / 2);                                                         \
+        __m512i la = _mm512_and_si512(wa, lo4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), lo4);       \
+        __m512i d = shl8(_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), la, xe), ha, xo)); \
+        d = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(d, la, le), ha, lo_);                                   \
+        __m512 t = _mm512_cvtepi32_ps(d), sc = scale4(&comb[r][g], GS);                                     \
+        if (odd) O = _mm512_fmadd_ps(t, sc, O);                                                             \
+        else E = _mm512_fmadd_ps(t, sc, E);                                                                 \
+    }
+                FAR_ROW(0, w0, e0, o0) FAR_ROW(1, w1, e1, o1) FAR_ROW(2, w2, e2, o2) FAR_ROW(3, w3, e3, o3)
+            }
+        }
+        y[n0] = _mm512_reduce_add_ps(_mm512_add_ps(e0, o0));
+        y[n1] = _mm512_reduce_add_ps(_mm512_add_ps(e1, o1));
+        y[n2] = _mm512_reduce_add_ps(_mm512_add_ps(e2, o2));
+        y[n3] = _mm512_reduce_add_ps(_mm512_add_ps(e3, o3));
+    }
+}
+#undef FAR_PREP
+#undef FAR_ROW
+
+QK_TARGET void qk_rows_far_avx512(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y) {
+    if (w->gs == 32) rows_far_b4(w, a, start, count, y, 32);
+    else if (w->gs == 64) rows_far_b4(w, a, start, count, y, 64);
+    else rows_far_b4(w, a, start, count, y, 128);
+}
+
 #define ONE_ROW(B, G) QK_ONE_ROW_PAIRS(B, G, w->k % 128 == 0)
 
 QK_DEFINE_ROWS_ENTRY(qk_rows_avx512)
@@ -335,6 +393,10 @@ QK_TARGET void qk_quantize_act_avx512(const float *x, int64_t M, int64_t K, int 
 }
 
 #else
+void qk_rows_far_avx512(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y) {
+    for (int r = 0; r < QK_FAR_STREAMS; r++) /* never dispatched: cpu_path_supported says no */
+        qk_rows_portable(w, a, 0, 1, start[r], start[r] + count, y, w->n);
+}
 void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                     int64_t ldy) {
     qk_rows_portable(w, a, m0, mr, n0, n1, y, ldy); /* never dispatched: cpu_path_supported says no */
