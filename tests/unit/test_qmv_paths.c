@@ -199,15 +199,15 @@ static void check_problem(int bits, int gs, int64_t M, int64_t N, int64_t K, int
     }
     /* decode's far-stream kernel: rows from four places at once, the bits of the row kernel
      * (starts out of order and a count that leaves rows to the row kernel, as qmm.c does) */
-    if (cpu_has_avx512vnni() && M == 1 && bits == 4 && K % 128 == 0 && N >= 8) {
+    if (cpu_has_avx512vnni() && M == 1 && K % 128 == 0 && N >= 8) {
         float *yr = malloc(sizeof(float) * (size_t)N), *yf = malloc(sizeof(float) * (size_t)N);
         qk_rows_avx512(&w, &a, 0, 1, 0, N, yr, N);
         int64_t count = N / 4 - 1, start[QK_FAR_STREAMS] = {3 * count, count, 0, 2 * count};
         for (int64_t n = 0; n < N; n++) yf[n] = NAN;
         qk_rows_far_avx512(&w, &a, start, count, yf);
         qk_rows_avx512(&w, &a, 0, 1, 4 * count, N, yf, N);
-        CHECK_MSG(!memcmp(yr, yf, sizeof(float) * (size_t)N), "far streams b4 g%d K%lld N%lld %s: differ from the row kernel",
-                  gs, (long long)K, (long long)N, exact ? "exact" : "random");
+        CHECK_MSG(!memcmp(yr, yf, sizeof(float) * (size_t)N), "far streams b%d g%d K%lld N%lld %s: differ from the row kernel",
+                  bits, gs, (long long)K, (long long)N, exact ? "exact" : "random");
         free(yr), free(yf);
     }
     /* the many-row AVX-512 kernel: natural order xq, the same integers */
@@ -303,7 +303,8 @@ int main(void) {
                     check_problem(bits, gs, M, 37, K, exact);
                 }
     check_problem(4, 64, 2, 64, 8192, 0); /* long rows: many chunks of groups */
-    for (int gi = 0; gi < 3; gi++) check_problem(4, gss[gi], 1, 51, 8192 + 256, 0); /* far streams, several chunks of groups */
+    for (int gi = 0; gi < 3; gi++) /* far streams, several chunks of groups */
+        for (int bits = 4; bits <= 8; bits += 4) check_problem(bits, gss[gi], 1, 51, 8192 + 256, 0);
     /* one x row, whole 128-value chunks (the AVX-512 kernel's pairs of weight rows), odd N */
     for (int gi = 0; gi < 3; gi++)
         for (int exact = 0; exact < 2; exact++) check_problem(4, gss[gi], 1, 37, 4096 + 128, exact);

@@ -382,7 +382,7 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
         for (int64_t ci = 0; ci < chunks; ci++)
             if (qk_gemm_avx512(&w, &a, ci * QK_GEMM_CHUNK, min64(N, (ci + 1) * QK_GEMM_CHUNK), y, N)) failed = 1;
-    } else if (M == 1 && f == qk_rows_avx512 && q->bits == 4 && K % 128 == 0) {
+    } else if (M == 1 && f == qk_rows_avx512 && K % 128 == 0) { /* bits: 4 or 8 (qk_ok) */
         /* decode: each thread's rows as QK_FAR_STREAMS far-apart streams (qmv.h) */
 #pragma omp parallel if (cpu_parallel_worth(N * K))
         {

@@ -97,7 +97,7 @@ void qk_rows_avx512(const qk_weights *w, const qk_act *a, int64_t m0, int mr, in
 void qk_rows_neon(const qk_weights *w, const qk_act *a, int64_t m0, int mr, int64_t n0, int64_t n1, float *y,
                   int64_t ldy);
 
-/* Decode (one x row, 4-bit, K a multiple of 128), AVX-512 VNNI: y[n] for the rows
+/* Decode (one x row, 4- or 8-bit, K a multiple of 128), AVX-512 VNNI: y[n] for the rows
  * n = start[r] + i, r < QK_FAR_STREAMS, i < count, four at a time, one from each start. Each
  * start is its own stream of memory reads: on the machines measured, one core reads ~40%
  * more from DRAM across 4-8 far-apart streams than along one (the hardware prefetcher runs
