@@ -31,7 +31,9 @@ extern "C" {
 void lm_bench_set_threads(int threads);
 
 /* Best GB/s (1e9 bytes/s) of streaming 64-bit reads over a buffer of `bytes` (make it much
- * larger than the last-level cache), with `threads` OpenMP threads, best of `reps` passes.
+ * larger than the last-level cache), with `threads` OpenMP threads, best of `reps` passes of
+ * each of two ways to read a thread's share: as one stream, and as 8 interleaved streams
+ * from 8 places (a core's prefetcher runs per stream, and the decode kernels read so).
  * A negative value with the error set when the buffer cannot be allocated. */
 double lm_bench_read_bandwidth(size_t bytes, int threads, int reps);
 
