@@ -214,9 +214,9 @@ static int pty_wait_for(int fd, strbuf *out, size_t from, const char *needle, do
     }
 }
 
-/* Bytes of the uninterrupted answer to "Once upon a time" with -m 300 (piped). */
+/* Bytes of the uninterrupted answer to "Once upon a time" with -m 2000 (piped). */
 static size_t full_long_answer(const char *bin, const char *model) {
-    char *argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "300", NULL};
+    char *argv[] = {(char *)bin, "chat", "--model", (char *)model, "-m", "2000", NULL};
     strbuf out = STRBUF_INIT;
     int rc = run_piped(argv, "Once upon a time\nq\n", &out, 240);
     /* the answer has newlines: it runs from the first prompt to the one that reads 'q' */
@@ -228,11 +228,11 @@ static size_t full_long_answer(const char *bin, const char *model) {
 }
 
 static void test_pty_interrupt(const char *bin, const char *model) {
-    /* Without Ctrl-C even 300 tokens make a long answer (no EOS ends it early), so an
-     * answer shorter than that proves that Ctrl-C stopped the -m 2000 one. (300, not 2000:
-     * sanitizer builds generate slowly.) */
+    /* Without Ctrl-C the -m 2000 answer is long (no EOS ends it early: ~1.5 s of tokens in
+     * the release build), so an answer shorter than it proves that Ctrl-C stopped it. (A
+     * -m 300 answer took ~0.2 s: a Ctrl-C sent after "there was" sometimes landed after it.) */
     size_t full = full_long_answer(bin, model);
-    CHECK_MSG(full > 500, "the uninterrupted -m 300 answer has only %zu bytes", full);
+    CHECK_MSG(full > 2000, "the uninterrupted -m 2000 answer has only %zu bytes", full);
     int fd;
     pid_t pid = forkpty(&fd, NULL, NULL, NULL);
     if (pid < 0) {
@@ -261,12 +261,12 @@ static void test_pty_interrupt(const char *bin, const char *model) {
         if (ok) {
             /* the answer stopped early (the pty echoes the query, and shows ^C) */
             size_t answer_len = (size_t)(strstr(out.data + after, ">> ") - (out.data + mark));
-            /* The uninterrupted answer ends (EOS) within 300 tokens, so any shorter answer was
-             * cut by Ctrl-C; under load the signal may land a while after it was sent, so the
-             * bound is the whole answer rather than half of it. */
-            CHECK_MSG(answer_len < full, "answer of %zu bytes despite Ctrl-C (%.2f s; 300 tokens: %zu)",
+            /* Any answer shorter than the uninterrupted one was cut by Ctrl-C; under load the
+             * signal may land a while after it was sent, so the bound is the whole answer
+             * rather than half of it. */
+            CHECK_MSG(answer_len < full, "answer of %zu bytes despite Ctrl-C (%.2f s; 2000 tokens: %zu)",
                       answer_len, took, full);
-            printf("  Ctrl-C: answer stopped after %zu bytes (300 tokens: %zu), prompt back in %.3f s\n", answer_len,
+            printf("  Ctrl-C: answer stopped after %zu bytes (2000 tokens: %zu), prompt back in %.3f s\n", answer_len,
                    full, took);
             CHECK(write(fd, "q\r", 2) == 2);
         }

@@ -356,6 +356,20 @@ static int qk_amx(const qmat *q, const void *x, int x_bf16, int64_t ldx, int64_t
     return gemm_amx(M, q->n, q->k, x, x_bf16, ldx, amx_row_affine, &wa, 1.0f, y, q->n, 0);
 }
 
+/* Decode's far-stream kernel (qmv.h qk_rows_far_avx512) serves one activation row of 4- or
+ * 8-bit weights (qk_ok) whose K is a multiple of 128, on the AVX-512 path. */
+static int far_ok(qk_rows_fn f, int64_t M, int64_t K) { return M == 1 && f == qk_rows_avx512 && K % 128 == 0; }
+
+/* Inside a parallel region: this thread's contiguous share of w's rows, as QK_FAR_STREAMS
+ * far-apart streams (the rows left over by the cut through f). */
+static void far_share(const qk_weights *w, const qk_act *a, qk_rows_fn f, float *y) {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t N = w->n, lo = N * t / nt, hi = N * (t + 1) / nt, part = (hi - lo) / QK_FAR_STREAMS, start[QK_FAR_STREAMS];
+    for (int r = 0; r < QK_FAR_STREAMS; r++) start[r] = lo + r * part;
+    if (part) qk_rows_far_avx512(w, a, start, part, y);
+    if (lo + QK_FAR_STREAMS * part < hi) f(w, a, 0, 1, lo + QK_FAR_STREAMS * part, hi, y, N);
+}
+
 static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
     int64_t K = q->k, G = q->groups, N = q->n;
     if (qk_amx_ok(q, M)) return qk_amx(q, x, 0, K, M, y);
@@ -382,16 +396,9 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
 #pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
         for (int64_t ci = 0; ci < chunks; ci++)
             if (qk_gemm_avx512(&w, &a, ci * QK_GEMM_CHUNK, min64(N, (ci + 1) * QK_GEMM_CHUNK), y, N)) failed = 1;
-    } else if (M == 1 && f == qk_rows_avx512 && K % 128 == 0) { /* bits: 4 or 8 (qk_ok) */
-        /* decode: each thread's rows as QK_FAR_STREAMS far-apart streams (qmv.h) */
+    } else if (far_ok(f, M, K)) {
 #pragma omp parallel if (cpu_parallel_worth(N * K))
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t lo = N * t / nt, hi = N * (t + 1) / nt, part = (hi - lo) / QK_FAR_STREAMS, start[QK_FAR_STREAMS];
-            for (int r = 0; r < QK_FAR_STREAMS; r++) start[r] = lo + r * part;
-            if (part) qk_rows_far_avx512(&w, &a, start, part, y);
-            if (lo + QK_FAR_STREAMS * part < hi) f(&w, &a, 0, 1, lo + QK_FAR_STREAMS * part, hi, y, N);
-        }
+        far_share(&w, &a, f, y);
     } else {
         int64_t blocks = (N + QK_BLOCK - 1) / QK_BLOCK;
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))
@@ -626,6 +633,24 @@ static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t n
     qk_rows_fn f = qk_kernel();
     int64_t work = 0;
     for (int64_t r = 0; r < nrun; r++) work += is_short[r] ? (run[r + 1] - run[r]) * M * N * K : 0;
+    int far = far_ok(f, M, K);
+    for (int64_t r = 0; r < nrun && far; r++) far = !is_short[r] || run[r + 1] - run[r] == 1;
+    if (far) { /* decode: one row per expert; each thread's share of every expert as far streams */
+#pragma omp parallel if (cpu_parallel_worth(work))
+        for (int64_t r = 0; r < nrun; r++) {
+            if (!is_short[r]) continue;
+            int64_t i0 = run[r];
+            qmat q = matrix_at(in, idx[nprod + i0]);
+            qk_weights w = {(const uint8_t *)q.w, q.scales, q.biases, QK_F32, N, K, G, q.gs, q.bits};
+            qk_float_of(q.sdt, &w.sdt);
+            qk_act a = {xq + i0 * K, xl + i0 * K, sx + i0 * G, xs + i0 * G, 1, K, G};
+            far_share(&w, &a, f, y + i0 * N);
+        }
+        free(buf);
+        free(task_run);
+        free(in_short);
+        return 0;
+    }
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
     for (int64_t t = 0; t < total; t++) {
         int64_t lo = 0, hi = nrun; /* binary search: the run of task t */
