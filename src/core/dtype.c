@@ -189,6 +189,16 @@ CONVERT_CLONES static void bf16_to_f32_run(const void *src, void *dst, int64_t n
     for (; i < n; i++) d[i] = mx_bf16_to_f32(s[i]);
 }
 
+#ifdef CONVERT_VECTORS
+/* mx_f32_to_bf16 of 16 float bit patterns in place, each result in the low half of its lane
+ * (through a pointer: a 64-byte vector argument or result would be ABI-dependent). */
+static inline __attribute__((always_inline)) void bf16_bits(v16_u32 *v) {
+    v16_u32 u = *v, nan = (v16_u32)((u & 0x7fffffffu) > 0x7f800000u);
+    v16_u32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
+    *v = (rounded & ~nan) | (quiet & nan);
+}
+#endif
+
 CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n) {
     const float *s = src;
     uint16_t *d = dst;
@@ -197,9 +207,8 @@ CONVERT_CLONES static void f32_to_bf16_run(const void *src, void *dst, int64_t n
     for (; i + 16 <= n; i += 16) {
         v16_u32 u;
         memcpy(&u, s + i, sizeof u);
-        v16_u32 nan = (v16_u32)((u & 0x7fffffffu) > 0x7f800000u);
-        v16_u32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet = (u >> 16) | 0x40u;
-        v16_u16 h = __builtin_convertvector((rounded & ~nan) | (quiet & nan), v16_u16);
+        bf16_bits(&u);
+        v16_u16 h = __builtin_convertvector(u, v16_u16);
         memcpy(d + i, &h, sizeof h);
     }
 #endif
@@ -214,9 +223,8 @@ CONVERT_CLONES static void round_bf16_run(float *x, int64_t n) {
     for (; i + 16 <= n; i += 16) {
         v16_u32 u;
         memcpy(&u, x + i, sizeof u);
-        v16_u32 nan = (v16_u32)((u & 0x7fffffffu) > 0x7f800000u);
-        v16_u32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u, quiet = (u | 0x400000u) & 0xffff0000u;
-        u = (rounded & ~nan) | (quiet & nan);
+        bf16_bits(&u);
+        u <<= 16;
         memcpy(x + i, &u, sizeof u);
     }
 #endif

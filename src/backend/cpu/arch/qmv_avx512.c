@@ -268,11 +268,14 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
 }
 
 
-/* qk_rows_far_avx512 (qmv.h): rows2_b4's arithmetic (two accumulators per row, even and odd
- * chunks, b * sum(x) folded into the even one) on four rows from four places at once. */
-QK_INLINE void rows_far_b4(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y,
-                           const int GS) {
-    const int64_t K = w->k, G = w->groups, rb = K / 2;
+/* qk_rows_far_avx512 (qmv.h): four rows from four places at once, each with the arithmetic of
+ * the one-row kernels: 4-bit as rows2_b4 (two accumulators per row, even and odd chunks of 128,
+ * b * sum(x) folded into the even one); 8-bit as rows_kernel (blocks of 64 two at a time, the
+ * first into acc0 with b * sum(x), the second into acc1; groups of 128 add the two blocks'
+ * integers first). K is a multiple of 128: no single blocks, no tail. */
+QK_INLINE void rows_far(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y,
+                        const int BITS, const int GS) {
+    const int64_t K = w->k, G = w->groups, rb = K * BITS / 8;
     const int8_t *xr = a->q, *xlr = a->ql;
     const float *sx = a->scale, *xs = a->sum;
     float comb[4][CHUNK_GROUPS + 4] = {{0}};
@@ -291,12 +294,13 @@ QK_INLINE void rows_far_b4(const qk_weights *w, const qk_act *a, const int64_t *
     E = _mm512_fmadd_ps(qk_load16_avx512(w->biases, w->sdt, (N) * G + g, cnt), vxs, E);
                 FAR_PREP(0, n0, e0) FAR_PREP(1, n1, e1) FAR_PREP(2, n2, e2) FAR_PREP(3, n3, e3)
             }
-            const __m512i lo4 = _mm512_set1_epi8(15);
-            for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
-                __m512i xe = _mm512_loadu_si512(xr + v), xo = _mm512_loadu_si512(xr + v + 64);
-                __m512i le = _mm512_loadu_si512(xlr + v), lo_ = _mm512_loadu_si512(xlr + v + 64);
-                int64_t g = v / GS - c0;
-                int odd = (int)((v / 128) & 1);
+            if (BITS == 4) {
+                const __m512i lo4 = _mm512_set1_epi8(15);
+                for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
+                    __m512i xe = _mm512_loadu_si512(xr + v), xo = _mm512_loadu_si512(xr + v + 64);
+                    __m512i le = _mm512_loadu_si512(xlr + v), lo_ = _mm512_loadu_si512(xlr + v + 64);
+                    int64_t g = v / GS - c0;
+                    int odd = (int)((v / 128) & 1);
 #define FAR_ROW(r, W, E, O)                                                                                 \
     {                                                                                                       \
         __m512i wa = _mm512_loadu_si512(W + v / 2);                                                         \
@@ -307,40 +311,12 @@ QK_INLINE void rows_far_b4(const qk_weights *w, const qk_act *a, const int64_t *
         if (odd) O = _mm512_fmadd_ps(t, sc, O);                                                             \
         else E = _mm512_fmadd_ps(t, sc, E);                                                                 \
     }
-                FAR_ROW(0, w0, e0, o0) FAR_ROW(1, w1, e1, o1) FAR_ROW(2, w2, e2, o2) FAR_ROW(3, w3, e3, o3)
-            }
-        }
-        y[n0] = _mm512_reduce_add_ps(_mm512_add_ps(e0, o0));
-        y[n1] = _mm512_reduce_add_ps(_mm512_add_ps(e1, o1));
-        y[n2] = _mm512_reduce_add_ps(_mm512_add_ps(e2, o2));
-        y[n3] = _mm512_reduce_add_ps(_mm512_add_ps(e3, o3));
-    }
-}
-
-/* The 8-bit counterpart: rows_kernel's arithmetic for one x row (blocks of 64 values two at a
- * time, the first into acc0 with b * sum(x), the second into acc1; groups of 128 add the two
- * blocks' integers first), K a multiple of 128 (no single blocks, no tail). */
-QK_INLINE void rows_far_b8(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y,
-                           const int GS) {
-    const int64_t K = w->k, G = w->groups, rb = K;
-    const int8_t *xr = a->q, *xlr = a->ql;
-    const float *sx = a->scale, *xs = a->sum;
-    float comb[4][CHUNK_GROUPS + 4] = {{0}};
-    for (int64_t i = 0; i < count; i++) {
-        const int64_t n0 = start[0] + i, n1 = start[1] + i, n2 = start[2] + i, n3 = start[3] + i;
-        const uint8_t *w0 = w->w + n0 * rb, *w1 = w->w + n1 * rb, *w2 = w->w + n2 * rb, *w3 = w->w + n3 * rb;
-        __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
-        for (int64_t c0 = 0; c0 < G; c0 += CHUNK_GROUPS) {
-            int64_t c1 = c0 + CHUNK_GROUPS < G ? c0 + CHUNK_GROUPS : G;
-            for (int64_t g = c0; g < c1; g += 16) {
-                int cnt = c1 - g < 16 ? (int)(c1 - g) : 16;
-                __mmask16 k = (__mmask16)((1u << cnt) - 1);
-                __m512 vsx = _mm512_maskz_loadu_ps(k, sx + g), vxs = _mm512_maskz_loadu_ps(k, xs + g);
-                FAR_PREP(0, n0, e0) FAR_PREP(1, n1, e1) FAR_PREP(2, n2, e2) FAR_PREP(3, n3, e3)
-            }
-            for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
-                const int8_t *xh = xr + v, *xl = xlr + v;
-                int64_t g = v / GS - c0;
+                    FAR_ROW(0, w0, e0, o0) FAR_ROW(1, w1, e1, o1) FAR_ROW(2, w2, e2, o2) FAR_ROW(3, w3, e3, o3)
+                }
+            } else {
+                for (int64_t v = c0 * GS; v < c1 * GS; v += 128) {
+                    const int8_t *xh = xr + v, *xl = xlr + v;
+                    int64_t g = v / GS - c0;
 #define FAR_ROW8(r, W, E, O)                                                                                  \
     {                                                                                                         \
         __m512i wa = _mm512_loadu_si512(W + v), wb = _mm512_loadu_si512(W + v + 64);                          \
@@ -353,7 +329,8 @@ QK_INLINE void rows_far_b8(const qk_weights *w, const qk_act *a, const int64_t *
                                 scale8(&comb[r][g + 64 / GS], GS), O);                                        \
         }                                                                                                     \
     }
-                FAR_ROW8(0, w0, e0, o0) FAR_ROW8(1, w1, e1, o1) FAR_ROW8(2, w2, e2, o2) FAR_ROW8(3, w3, e3, o3)
+                    FAR_ROW8(0, w0, e0, o0) FAR_ROW8(1, w1, e1, o1) FAR_ROW8(2, w2, e2, o2) FAR_ROW8(3, w3, e3, o3)
+                }
             }
         }
         y[n0] = _mm512_reduce_add_ps(_mm512_add_ps(e0, o0));
@@ -362,19 +339,20 @@ QK_INLINE void rows_far_b8(const qk_weights *w, const qk_act *a, const int64_t *
         y[n3] = _mm512_reduce_add_ps(_mm512_add_ps(e3, o3));
     }
 }
+
 #undef FAR_PREP
 #undef FAR_ROW
 #undef FAR_ROW8
 
 QK_TARGET void qk_rows_far_avx512(const qk_weights *w, const qk_act *a, const int64_t *start, int64_t count, float *y) {
     if (w->bits == 4) {
-        if (w->gs == 32) rows_far_b4(w, a, start, count, y, 32);
-        else if (w->gs == 64) rows_far_b4(w, a, start, count, y, 64);
-        else rows_far_b4(w, a, start, count, y, 128);
+        if (w->gs == 32) rows_far(w, a, start, count, y, 4, 32);
+        else if (w->gs == 64) rows_far(w, a, start, count, y, 4, 64);
+        else rows_far(w, a, start, count, y, 4, 128);
     } else {
-        if (w->gs == 32) rows_far_b8(w, a, start, count, y, 32);
-        else if (w->gs == 64) rows_far_b8(w, a, start, count, y, 64);
-        else rows_far_b8(w, a, start, count, y, 128);
+        if (w->gs == 32) rows_far(w, a, start, count, y, 8, 32);
+        else if (w->gs == 64) rows_far(w, a, start, count, y, 8, 64);
+        else rows_far(w, a, start, count, y, 8, 128);
     }
 }
 
