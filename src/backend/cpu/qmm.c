@@ -356,6 +356,13 @@ static int qk_amx(const qmat *q, const void *x, int x_bf16, int64_t ldx, int64_t
     return gemm_amx(M, q->n, q->k, x, x_bf16, ldx, amx_row_affine, &wa, 1.0f, y, q->n, 0);
 }
 
+/* q (4- or 8-bit, qk_ok) as the row kernels take it. */
+static qk_weights qk_weights_of(const qmat *q) {
+    qk_weights w = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, q->n, q->k, q->groups, q->gs, q->bits};
+    qk_float_of(q->sdt, &w.sdt);
+    return w;
+}
+
 /* Decode's far-stream kernel (qmv.h qk_rows_far_avx512) serves one activation row of 4- or
  * 8-bit weights (qk_ok) whose K is a multiple of 128, on the AVX-512 path. */
 static int far_ok(qk_rows_fn f, int64_t M, int64_t K) { return M == 1 && f == qk_rows_avx512 && K % 128 == 0; }
@@ -387,8 +394,7 @@ static int qk_product(const qmat *q, const float *x, int64_t M, float *y) {
 #pragma omp parallel for schedule(static) if (M > 1 && cpu_parallel_worth(M * K))
     for (int64_t m = 0; m < M; m++)
         qk_quantize_act(x + m * K, 1, K, q->gs, gemm ? 8 : q->bits, xq + m * K, xl + m * K, sx + m * G, xs + m * G);
-    qk_weights w = {(const uint8_t *)q->w, q->scales, q->biases, QK_F32, N, K, G, q->gs, q->bits};
-    qk_float_of(q->sdt, &w.sdt);
+    qk_weights w = qk_weights_of(q);
     qk_act a = {xq, xl, sx, xs, M, K, G};
     int failed = 0;
     if (gemm) {
@@ -641,32 +647,27 @@ static int gather_short_runs(const qmm_inputs *in, const int64_t *idx, int64_t n
             if (!is_short[r]) continue;
             int64_t i0 = run[r];
             qmat q = matrix_at(in, idx[nprod + i0]);
-            qk_weights w = {(const uint8_t *)q.w, q.scales, q.biases, QK_F32, N, K, G, q.gs, q.bits};
-            qk_float_of(q.sdt, &w.sdt);
+            qk_weights w = qk_weights_of(&q);
             qk_act a = {xq + i0 * K, xl + i0 * K, sx + i0 * G, xs + i0 * G, 1, K, G};
             far_share(&w, &a, f, y + i0 * N);
         }
-        free(buf);
-        free(task_run);
-        free(in_short);
-        return 0;
-    }
+    } else {
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(work))
-    for (int64_t t = 0; t < total; t++) {
-        int64_t lo = 0, hi = nrun; /* binary search: the run of task t */
-        while (hi - lo > 1) {
-            int64_t mid = (lo + hi) / 2;
-            if (task_run[mid] <= t) lo = mid;
-            else hi = mid;
+        for (int64_t t = 0; t < total; t++) {
+            int64_t lo = 0, hi = nrun; /* binary search: the run of task t */
+            while (hi - lo > 1) {
+                int64_t mid = (lo + hi) / 2;
+                if (task_run[mid] <= t) lo = mid;
+                else hi = mid;
+            }
+            int64_t i0 = run[lo], rows = (run[lo + 1] - i0) * M, n0 = (t - task_run[lo]) * QK_BLOCK;
+            int64_t n1 = min64(N, n0 + QK_BLOCK);
+            qmat q = matrix_at(in, idx[nprod + i0]);
+            qk_weights w = qk_weights_of(&q);
+            qk_act a = {xq + i0 * M * K, xl + i0 * M * K, sx + i0 * M * G, xs + i0 * M * G, rows, K, G};
+            for (int64_t m0 = 0; m0 < rows; m0 += QK_MAX_ROWS)
+                f(&w, &a, m0, (int)min64(QK_MAX_ROWS, rows - m0), n0, n1, y + i0 * M * N, N);
         }
-        int64_t i0 = run[lo], rows = (run[lo + 1] - i0) * M, n0 = (t - task_run[lo]) * QK_BLOCK;
-        int64_t n1 = min64(N, n0 + QK_BLOCK);
-        qmat q = matrix_at(in, idx[nprod + i0]);
-        qk_weights w = {(const uint8_t *)q.w, q.scales, q.biases, QK_F32, N, K, G, q.gs, q.bits};
-        qk_float_of(q.sdt, &w.sdt);
-        qk_act a = {xq + i0 * M * K, xl + i0 * M * K, sx + i0 * M * G, xs + i0 * M * G, rows, K, G};
-        for (int64_t m0 = 0; m0 < rows; m0 += QK_MAX_ROWS)
-            f(&w, &a, m0, (int)min64(QK_MAX_ROWS, rows - m0), n0, n1, y + i0 * M * N, N);
     }
     free(buf);
     free(task_run);

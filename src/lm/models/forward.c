@@ -39,8 +39,8 @@ static int gated_fn(mx_array *const *in, int n_in, mx_array **out, int n_out, vo
     return out[0] ? 0 : -1;
 }
 
-static const int act_ids[3] = {LM_ACT_SILU, LM_ACT_GELU_TANH, LM_ACT_GELU};
-static mx_compiled *gated_compiled[3];
+static const int act_ids[3] = {LM_ACT_SILU, LM_ACT_GELU_TANH, LM_ACT_GELU}; /* ctx of each: its own id */
+static mx_compiled *gated_compiled[3]; /* indexed by lm_activation */
 static pthread_once_t gated_once = PTHREAD_ONCE_INIT;
 static void make_gated(void) {
     for (int i = 0; i < 3; i++) gated_compiled[i] = mx_compile(gated_fn, (void *)&act_ids[i], 2, 1);
@@ -48,12 +48,12 @@ static void make_gated(void) {
 
 static mx_array *gated(const lm_model *m, mx_array *gate, mx_array *up) {
     pthread_once(&gated_once, make_gated);
-    for (int i = 0; i < 3; i++)
-        if (act_ids[i] == (int)m->cfg.act && gated_compiled[i]) {
-            mx_array *out = NULL;
-            mx_array *in[2] = {gate, up};
-            return mx_compiled_call(gated_compiled[i], in, &out) ? NULL : out;
-        }
+    int act = (int)m->cfg.act;
+    if (act >= 0 && act < 3 && gated_compiled[act]) {
+        mx_array *out = NULL;
+        mx_array *in[2] = {gate, up};
+        return mx_compiled_call(gated_compiled[act], in, &out) ? NULL : out;
+    }
     return mx_multiply(activation(m->cfg.act, gate), up); /* compile could not be set up (out of memory) */
 }
 
