@@ -2,6 +2,7 @@
  * promotion, empty dimensions, exact small products, transposed and broadcast views, and the
  * error messages. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmlx/cmlx.h"
@@ -100,6 +101,33 @@ static void test_gather_mm(void) {
     mx_pool_end(pool);
 }
 
+/* The decode product (one row against a 16-bit Linear weight, whose kernel reads each
+ * thread's rows as far-apart streams) gives the values of the same row inside a batch of
+ * rows (another kernel, the same operations per row), for row and K counts that leave
+ * remainders at every level (streams, pairs of rows, 32-wide K blocks). The results are
+ * rounded to 16 bits, so this guards which row lands where; op_conformance_linalg bounds the
+ * values themselves. */
+static void test_decode_rows_match_batch(void) {
+    const int64_t shapes[][2] = {{2048, 40}, {300, 45}, {160, 7}, {1000, 131}, {4096, 256}};
+    const mx_dtype dts[] = {MX_BFLOAT16, MX_FLOAT16};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int d = 0; d < 2; d++) {
+            mx_pool *pool = mx_pool_begin();
+            int64_t K = shapes[s][0], N = shapes[s][1];
+            mx_array *x = mx_random_uniform(-1, 1, (int64_t[]){3, K}, 2, dts[d], NULL);
+            mx_array *wt = mx_transpose(mx_random_uniform(-1, 1, (int64_t[]){N, K}, 2, dts[d], NULL), NULL, 0);
+            float *all = malloc(sizeof(float) * (size_t)(3 * N)), *one = malloc(sizeof(float) * (size_t)N);
+            CHECK(all && one && mx_read(mx_matmul(x, wt), MX_FLOAT32, all) == 0);
+            for (int64_t m = 0; all && one && m < 3; m++)
+                CHECK_MSG(mx_read(mx_matmul(mx_slice_axis(x, 0, m, m + 1), wt), MX_FLOAT32, one) == 0 &&
+                              !memcmp(one, all + m * N, sizeof(float) * (size_t)N),
+                          "%s K %lld N %lld row %lld", mx_dtype_name(dts[d]), (long long)K, (long long)N, (long long)m);
+            free(all);
+            free(one);
+            mx_pool_end(pool);
+        }
+}
+
 static void test_errors(void) {
     mx_pool *pool = mx_pool_begin();
     mx_array *a = mx_ones((int64_t[]){2, 3}, 2, MX_FLOAT32), *b = mx_ones((int64_t[]){4, 2}, 2, MX_FLOAT32);
@@ -120,6 +148,7 @@ int main(void) {
     test_promotion_and_empty();
     test_addmm();
     test_gather_mm();
+    test_decode_rows_match_batch();
     test_errors();
     return test_finish();
 }

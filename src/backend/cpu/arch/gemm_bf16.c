@@ -242,6 +242,19 @@ void gemv_b16(cpu_path path, int64_t M, int64_t N, int64_t K, const float *x, co
               const uint16_t *w, int64_t ldw, int w_bf16, float alpha, float *C, int64_t ldc, int accumulate) {
     int64_t nblk = (N + GEMV_BLOCK - 1) / GEMV_BLOCK;
     path = gemm_b16_path(path);
+    if (M == 1 && K > DP_SHORT_K && xb && gemv_b16_takes_bf16_x(path, w_bf16)) {
+        /* decode: each thread's contiguous share of the rows as far-apart streams */
+#pragma omp parallel if (cpu_parallel_worth(N * K))
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t lo = N * t / nt, hi = N * (t + 1) / nt, part = (hi - lo) / B16_FAR_STREAMS;
+            int64_t start[B16_FAR_STREAMS];
+            for (int s = 0; s < B16_FAR_STREAMS; s++) start[s] = lo + s * part;
+            gemv_bf16dp_far_avx512(K, xb, w, ldw, start, part, alpha, C, accumulate);
+            gemv_bf16dp_avx512(1, lo + B16_FAR_STREAMS * part, hi, K, xb, w, ldw, alpha, C, ldc, accumulate);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (cpu_parallel_worth(N * K))
     for (int64_t b = 0; b < nblk; b++) {
         int64_t n0 = b * GEMV_BLOCK, n1 = min64(N, n0 + GEMV_BLOCK);

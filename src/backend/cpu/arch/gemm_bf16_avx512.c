@@ -137,35 +137,37 @@ INLINE T512 void dp_tile(int MM, int R, int U, int64_t K, const uint16_t *xb, co
     store_sums(MM, R, U, acc, n, alpha, C, ldc, accumulate);
 }
 
-/* Decode (one bf16 activation row) against 8 weight rows from n: dp_tile(1, 8, 1) with the
- * accumulators as named variables. The tile's acc[8][8] array stays in memory at -O2 (a store
- * and a reload around every vdpbf16ps); here they stay in registers. Same operations in the
- * same order as dp_tile(1, 8, 1), so the same results (checked bit for bit, K and N tails).
- * Measured with cmlx bench, Llama-3.2-1B bf16, tg32, three alternating pairs on the quiet
- * lent Xeon: 1 thread 4.71 / 5.64 / 4.98 -> 6.11 / 6.25 / 5.73 tok/s, 2 threads 9.19 / 9.51 /
- * 10.42 -> 10.02 / 11.42 / 11.18. */
+/* Decode (one bf16 activation row) against the 8 weight rows row[0..7]: dp_tile(1, 8, 1)
+ * with the accumulators as named variables. The tile's acc[8][8] array stays in memory at -O2
+ * (a store and a reload around every vdpbf16ps); here they stay in registers. Same operations
+ * in the same order as dp_tile(1, 8, 1), so the same results (checked bit for bit, K and N
+ * tails). Measured with cmlx bench, Llama-3.2-1B bf16, tg32, three alternating pairs on the
+ * quiet lent Xeon: 1 thread 4.71 / 5.64 / 4.98 -> 6.11 / 6.25 / 5.73 tok/s, 2 threads 9.19 /
+ * 9.51 / 10.42 -> 10.02 / 11.42 / 11.18. The rows are given one by one so that they can be
+ * far apart (gemv_bf16dp_far_avx512). */
 #define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, int64_t n, float alpha,
-                         float *C, int accumulate) {
-    const uint16_t *wr = w + n * ldw;
-#define DECL(r) __m512 a##r = _mm512_setzero_ps();
+INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, const int64_t row[8],
+                         float alpha, float *C, int accumulate) {
+#define DECL(r)                                                                                                \
+    __m512 a##r = _mm512_setzero_ps();                                                                         \
+    const uint16_t *w##r = w + row[r] * ldw;
     ROW8(DECL)
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
         __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + k);
-#define STEP(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_loadu_si512(wr + (r) * ldw + k));
+#define STEP(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_loadu_si512(w##r + k));
         ROW8(STEP)
     }
     if (k < K) {
         __mmask32 km = tail_mask32(K - k);
         __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(km, xb + k);
-#define TAIL(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_maskz_loadu_epi16(km, wr + (r) * ldw + k));
+#define TAIL(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_maskz_loadu_epi16(km, w##r + k));
         ROW8(TAIL)
     }
 #define SUM(r)                                                                                                 \
     {                                                                                                          \
         float s = alpha * _mm512_reduce_add_ps(a##r);                                                          \
-        C[n + (r)] = s + (accumulate ? C[n + (r)] : 0.0f);                                                     \
+        C[row[r]] = s + (accumulate ? C[row[r]] : 0.0f);                                                       \
     }
     ROW8(SUM)
 #undef DECL
@@ -174,6 +176,21 @@ INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64
 #undef SUM
 }
 #undef ROW8
+
+T512 void gemv_bf16dp_far_avx512(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw,
+                                 const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
+    const int per = 8 / B16_FAR_STREAMS; /* adjacent rows taken from each stream per step */
+    int64_t i = 0;
+    for (; i + per <= count; i += per) {
+        int64_t row[8];
+        for (int s = 0; s < B16_FAR_STREAMS; s++)
+            for (int j = 0; j < per; j++) row[s * per + j] = start[s] + i + j;
+        dp_row8(K, xb, w, ldw, row, alpha, C, accumulate);
+    }
+    for (; i < count; i++)
+        for (int s = 0; s < B16_FAR_STREAMS; s++)
+            dp_tile(1, 1, 1, K, xb, w, ldw, start[s] + i, alpha, C, 1, accumulate);
+}
 
 /* Lane i of the result = the sum of the 16 lanes of v[i]: 45 shuffles and adds for 16 sums,
  * against ~8 a sum for _mm512_reduce_add_ps one vector at a time. Within each 128-bit lane,
@@ -200,7 +217,6 @@ INLINE T512 __m512 reduce16(const __m512 v[16]) {
  * attention of 32 query heads over 600 keys of 8 kv heads (64 dims): the scores took 46% of
  * its time through dp_tile / dp_row8. Results differ from those only in the order the 16
  * lanes of each dot product are added. */
-#define DP_SHORT_K 128
 INLINE T512 void dp_short(const int MM, int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, int64_t n,
                           float alpha, float *C, int64_t ldc, int accumulate) {
     const int R = 16 / MM;
@@ -318,7 +334,10 @@ T512 void gemv_bf16dp_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const
     }
     if (M == 1) {
         int64_t n = n0;
-        for (; n + 8 <= n1; n += 8) dp_row8(K, xb, w, ldw, n, alpha, C, accumulate);
+        for (; n + 8 <= n1; n += 8) {
+            const int64_t row[8] = {n, n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7};
+            dp_row8(K, xb, w, ldw, row, alpha, C, accumulate);
+        }
         for (; n < n1; n++) dp_tile(1, 1, 1, K, xb, w, ldw, n, alpha, C, ldc, accumulate);
         return;
     }
@@ -343,6 +362,10 @@ void gemm_bf16_ukernel_avx512(int64_t kp, const uint32_t *ap, const uint32_t *bp
 void gemv_bf16dp_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const uint16_t *xb, const uint16_t *w,
                         int64_t ldw, float alpha, float *C, int64_t ldc, int accumulate) {
     (void)M, (void)n0, (void)n1, (void)K, (void)xb, (void)w, (void)ldw, (void)alpha, (void)C, (void)ldc, (void)accumulate;
+}
+void gemv_bf16dp_far_avx512(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, const int64_t *start,
+                            int64_t count, float alpha, float *C, int accumulate) {
+    (void)K, (void)xb, (void)w, (void)ldw, (void)start, (void)count, (void)alpha, (void)C, (void)accumulate;
 }
 void gemv_f32x_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *x, const uint16_t *w, int64_t ldw,
                       int w_bf16, float alpha, float *C, int64_t ldc, int accumulate) {
