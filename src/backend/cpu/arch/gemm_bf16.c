@@ -242,16 +242,17 @@ void gemv_b16(cpu_path path, int64_t M, int64_t N, int64_t K, const float *x, co
               const uint16_t *w, int64_t ldw, int w_bf16, float alpha, float *C, int64_t ldc, int accumulate) {
     int64_t nblk = (N + GEMV_BLOCK - 1) / GEMV_BLOCK;
     path = gemm_b16_path(path);
-    if (M == 1 && K > DP_SHORT_K && xb && gemv_b16_takes_bf16_x(path, w_bf16)) {
+    if (M == 1 && K > DP_SHORT_K && path == CPU_PATH_AVX512) {
         /* decode: each thread's contiguous share of the rows as far-apart streams */
+        if (!gemv_b16_takes_bf16_x(path, w_bf16)) xb = NULL;
 #pragma omp parallel if (cpu_parallel_worth(N * K))
         {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
             int64_t lo = N * t / nt, hi = N * (t + 1) / nt, part = (hi - lo) / B16_FAR_STREAMS;
             int64_t start[B16_FAR_STREAMS];
             for (int s = 0; s < B16_FAR_STREAMS; s++) start[s] = lo + s * part;
-            gemv_bf16dp_far_avx512(K, xb, w, ldw, start, part, alpha, C, accumulate);
-            gemv_bf16dp_avx512(1, lo + B16_FAR_STREAMS * part, hi, K, xb, w, ldw, alpha, C, ldc, accumulate);
+            gemv_b16_far_avx512(K, x, xb, w, ldw, w_bf16, start, part, alpha, C, accumulate);
+            gemv_b16_rows(path, 1, lo + B16_FAR_STREAMS * part, hi, K, x, xb, w, ldw, w_bf16, alpha, C, ldc, accumulate);
         }
         return;
     }

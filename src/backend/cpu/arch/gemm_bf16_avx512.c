@@ -177,21 +177,6 @@ INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64
 }
 #undef ROW8
 
-T512 void gemv_bf16dp_far_avx512(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw,
-                                 const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
-    const int per = 8 / B16_FAR_STREAMS; /* adjacent rows taken from each stream per step */
-    int64_t i = 0;
-    for (; i + per <= count; i += per) {
-        int64_t row[8];
-        for (int s = 0; s < B16_FAR_STREAMS; s++)
-            for (int j = 0; j < per; j++) row[s * per + j] = start[s] + i + j;
-        dp_row8(K, xb, w, ldw, row, alpha, C, accumulate);
-    }
-    for (; i < count; i++)
-        for (int s = 0; s < B16_FAR_STREAMS; s++)
-            dp_tile(1, 1, 1, K, xb, w, ldw, start[s] + i, alpha, C, 1, accumulate);
-}
-
 /* Lane i of the result = the sum of the 16 lanes of v[i]: 45 shuffles and adds for 16 sums,
  * against ~8 a sum for _mm512_reduce_add_ps one vector at a time. Within each 128-bit lane,
  * unpack / shuffle pairs fold 4 vectors into one holding their four 4-lane partial sums;
@@ -304,6 +289,63 @@ INLINE T512 void fx_tile(int MM, int R, int U, int64_t K, const float *x, const 
     store_sums(MM, R, U, acc, n, alpha, C, ldc, accumulate);
 }
 
+INLINE T512 __m512 widen16_masked(__mmask16 km, const uint16_t *p, int w_bf16) {
+    return widen16(_mm256_maskz_loadu_epi16(km, p), w_bf16);
+}
+
+/* One float32 activation row against the 8 weight rows row[0..7] (16-bit, widened): fx_tile(1,
+ * 8, 1) with the accumulators as named variables (in registers; the tile's array is not), the
+ * same operations in the same order, so the same results. */
+#define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+INLINE T512 void fx_row8(int64_t K, const float *x, const uint16_t *w, int64_t ldw, int w_bf16, const int64_t row[8],
+                         float alpha, float *C, int accumulate) {
+#define DECL(r)                                                                                                \
+    __m512 a##r = _mm512_setzero_ps();                                                                         \
+    const uint16_t *w##r = w + row[r] * ldw;
+    ROW8(DECL)
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 xv = _mm512_loadu_ps(x + k);
+#define STEP(r) a##r = _mm512_fmadd_ps(xv, widen16(_mm256_loadu_si256((const __m256i *)(w##r + k)), w_bf16), a##r);
+        ROW8(STEP)
+    }
+    if (k < K) {
+        __mmask16 km = tail_mask16(K - k);
+        __m512 xv = _mm512_maskz_loadu_ps(km, x + k);
+#define TAIL(r) a##r = _mm512_fmadd_ps(xv, widen16_masked(km, w##r + k, w_bf16), a##r);
+        ROW8(TAIL)
+    }
+#define SUM(r)                                                                                                 \
+    {                                                                                                          \
+        float s = alpha * _mm512_reduce_add_ps(a##r);                                                          \
+        C[row[r]] = s + (accumulate ? C[row[r]] : 0.0f);                                                       \
+    }
+    ROW8(SUM)
+#undef DECL
+#undef STEP
+#undef TAIL
+#undef SUM
+}
+#undef ROW8
+
+T512 void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw,
+                              int w_bf16, const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
+    const int per = 8 / B16_FAR_STREAMS; /* adjacent rows taken from each stream per step */
+    int64_t i = 0;
+    for (; i + per <= count; i += per) {
+        int64_t row[8];
+        for (int s = 0; s < B16_FAR_STREAMS; s++)
+            for (int j = 0; j < per; j++) row[s * per + j] = start[s] + i + j;
+        if (xb) dp_row8(K, xb, w, ldw, row, alpha, C, accumulate);
+        else fx_row8(K, x, w, ldw, w_bf16, row, alpha, C, accumulate);
+    }
+    for (; i < count; i++)
+        for (int s = 0; s < B16_FAR_STREAMS; s++) {
+            if (xb) dp_tile(1, 1, 1, K, xb, w, ldw, start[s] + i, alpha, C, 1, accumulate);
+            else fx_tile(1, 1, 1, K, x, w, ldw, w_bf16, start[s] + i, alpha, C, 1, accumulate);
+        }
+}
+
 /* Tiles per activation-row count: R weight rows at once, K unrolled U times. Several weight
  * rows at once keep that many independent streams in flight, which one core needs to get
  * near its DRAM read rate (measured on the 16-core Xeon: one row at a time 43% of the
@@ -363,9 +405,10 @@ void gemv_bf16dp_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const uint
                         int64_t ldw, float alpha, float *C, int64_t ldc, int accumulate) {
     (void)M, (void)n0, (void)n1, (void)K, (void)xb, (void)w, (void)ldw, (void)alpha, (void)C, (void)ldc, (void)accumulate;
 }
-void gemv_bf16dp_far_avx512(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, const int64_t *start,
-                            int64_t count, float alpha, float *C, int accumulate) {
-    (void)K, (void)xb, (void)w, (void)ldw, (void)start, (void)count, (void)alpha, (void)C, (void)accumulate;
+void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw, int w_bf16,
+                         const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
+    (void)K, (void)x, (void)xb, (void)w, (void)ldw, (void)w_bf16, (void)start, (void)count, (void)alpha, (void)C,
+        (void)accumulate;
 }
 void gemv_f32x_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *x, const uint16_t *w, int64_t ldw,
                       int w_bf16, float alpha, float *C, int64_t ldc, int accumulate) {
