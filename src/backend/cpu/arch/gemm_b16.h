@@ -93,12 +93,12 @@ void gemv_bf16dp_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const uint
  * folded-sum kernel. */
 #define DP_SHORT_K 128
 /* Decode (one x row, K > DP_SHORT_K) against the rows n = start[s] + i, s < B16_FAR_STREAMS,
- * i < count, 8 rows at a time (8 / B16_FAR_STREAMS adjacent ones from each start): each
- * start is its own stream of DRAM reads (one core reads more across several far-apart streams
- * than along one; see qk_rows_far_avx512). With xb (bf16 x, bf16 weights) the arithmetic of
- * gemv_bf16dp_avx512, else that of gemv_f32x_avx512 (x float32, weights widened): the same
- * bits as those. */
-#define B16_FAR_STREAMS 8
+ * i < count, one from each start at a time: each start is its own stream of DRAM reads (one
+ * core reads more across several far-apart streams than along one; see qk_rows_far_avx512;
+ * 8 streams measured 16-27% faster than 4 streams of 2 rows, docs/performance.md). With xb
+ * (bf16 x, bf16 weights) the arithmetic of gemv_bf16dp_avx512, else that of gemv_f32x_avx512
+ * (x float32, weights widened): the same bits as those. */
+#define B16_FAR_STREAMS 8 /* the kernel's 8 rows: one per stream */
 void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw, int w_bf16,
                          const int64_t *start, int64_t count, float alpha, float *C, int accumulate);
 void gemv_f32x_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const float *x, const uint16_t *w,

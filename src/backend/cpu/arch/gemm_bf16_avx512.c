@@ -137,6 +137,17 @@ INLINE T512 void dp_tile(int MM, int R, int U, int64_t K, const uint16_t *xb, co
     store_sums(MM, R, U, acc, n, alpha, C, ldc, accumulate);
 }
 
+/* Shared by dp_row8 and fx_row8: accumulator a<r> and weight row pointer w<r> per row, and
+ * the stores of the 8 sums. */
+#define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ROW8_DECL(r)                                                                                           \
+    __m512 a##r = _mm512_setzero_ps();                                                                         \
+    const uint16_t *w##r = w + row[r] * ldw;
+#define ROW8_SUM(r)                                                                                            \
+    {                                                                                                          \
+        float s = alpha * _mm512_reduce_add_ps(a##r);                                                          \
+        C[row[r]] = s + (accumulate ? C[row[r]] : 0.0f);                                                       \
+    }
 /* Decode (one bf16 activation row) against the 8 weight rows row[0..7]: dp_tile(1, 8, 1)
  * with the accumulators as named variables. The tile's acc[8][8] array stays in memory at -O2
  * (a store and a reload around every vdpbf16ps); here they stay in registers. Same operations
@@ -144,14 +155,10 @@ INLINE T512 void dp_tile(int MM, int R, int U, int64_t K, const uint16_t *xb, co
  * tails). Measured with cmlx bench, Llama-3.2-1B bf16, tg32, three alternating pairs on the
  * quiet lent Xeon: 1 thread 4.71 / 5.64 / 4.98 -> 6.11 / 6.25 / 5.73 tok/s, 2 threads 9.19 /
  * 9.51 / 10.42 -> 10.02 / 11.42 / 11.18. The rows are given one by one so that they can be
- * far apart (gemv_bf16dp_far_avx512). */
-#define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+ * far apart (gemv_b16_far_avx512). */
 INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64_t ldw, const int64_t row[8],
                          float alpha, float *C, int accumulate) {
-#define DECL(r)                                                                                                \
-    __m512 a##r = _mm512_setzero_ps();                                                                         \
-    const uint16_t *w##r = w + row[r] * ldw;
-    ROW8(DECL)
+    ROW8(ROW8_DECL)
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
         __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + k);
@@ -164,18 +171,10 @@ INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64
 #define TAIL(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_maskz_loadu_epi16(km, w##r + k));
         ROW8(TAIL)
     }
-#define SUM(r)                                                                                                 \
-    {                                                                                                          \
-        float s = alpha * _mm512_reduce_add_ps(a##r);                                                          \
-        C[row[r]] = s + (accumulate ? C[row[r]] : 0.0f);                                                       \
-    }
-    ROW8(SUM)
-#undef DECL
+    ROW8(ROW8_SUM)
 #undef STEP
 #undef TAIL
-#undef SUM
 }
-#undef ROW8
 
 /* Lane i of the result = the sum of the 16 lanes of v[i]: 45 shuffles and adds for 16 sums,
  * against ~8 a sum for _mm512_reduce_add_ps one vector at a time. Within each 128-bit lane,
@@ -289,20 +288,12 @@ INLINE T512 void fx_tile(int MM, int R, int U, int64_t K, const float *x, const 
     store_sums(MM, R, U, acc, n, alpha, C, ldc, accumulate);
 }
 
-INLINE T512 __m512 widen16_masked(__mmask16 km, const uint16_t *p, int w_bf16) {
-    return widen16(_mm256_maskz_loadu_epi16(km, p), w_bf16);
-}
-
 /* One float32 activation row against the 8 weight rows row[0..7] (16-bit, widened): fx_tile(1,
  * 8, 1) with the accumulators as named variables (in registers; the tile's array is not), the
  * same operations in the same order, so the same results. */
-#define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 INLINE T512 void fx_row8(int64_t K, const float *x, const uint16_t *w, int64_t ldw, int w_bf16, const int64_t row[8],
                          float alpha, float *C, int accumulate) {
-#define DECL(r)                                                                                                \
-    __m512 a##r = _mm512_setzero_ps();                                                                         \
-    const uint16_t *w##r = w + row[r] * ldw;
-    ROW8(DECL)
+    ROW8(ROW8_DECL)
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 xv = _mm512_loadu_ps(x + k);
@@ -312,38 +303,25 @@ INLINE T512 void fx_row8(int64_t K, const float *x, const uint16_t *w, int64_t l
     if (k < K) {
         __mmask16 km = tail_mask16(K - k);
         __m512 xv = _mm512_maskz_loadu_ps(km, x + k);
-#define TAIL(r) a##r = _mm512_fmadd_ps(xv, widen16_masked(km, w##r + k, w_bf16), a##r);
+#define TAIL(r) a##r = _mm512_fmadd_ps(xv, widen16(_mm256_maskz_loadu_epi16(km, w##r + k), w_bf16), a##r);
         ROW8(TAIL)
     }
-#define SUM(r)                                                                                                 \
-    {                                                                                                          \
-        float s = alpha * _mm512_reduce_add_ps(a##r);                                                          \
-        C[row[r]] = s + (accumulate ? C[row[r]] : 0.0f);                                                       \
-    }
-    ROW8(SUM)
-#undef DECL
+    ROW8(ROW8_SUM)
 #undef STEP
 #undef TAIL
-#undef SUM
 }
 #undef ROW8
+#undef ROW8_DECL
+#undef ROW8_SUM
 
 T512 void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw,
                               int w_bf16, const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
-    const int per = 8 / B16_FAR_STREAMS; /* adjacent rows taken from each stream per step */
-    int64_t i = 0;
-    for (; i + per <= count; i += per) {
-        int64_t row[8];
-        for (int s = 0; s < B16_FAR_STREAMS; s++)
-            for (int j = 0; j < per; j++) row[s * per + j] = start[s] + i + j;
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t row[8] = {start[0] + i, start[1] + i, start[2] + i, start[3] + i,
+                                start[4] + i, start[5] + i, start[6] + i, start[7] + i};
         if (xb) dp_row8(K, xb, w, ldw, row, alpha, C, accumulate);
         else fx_row8(K, x, w, ldw, w_bf16, row, alpha, C, accumulate);
     }
-    for (; i < count; i++)
-        for (int s = 0; s < B16_FAR_STREAMS; s++) {
-            if (xb) dp_tile(1, 1, 1, K, xb, w, ldw, start[s] + i, alpha, C, 1, accumulate);
-            else fx_tile(1, 1, 1, K, x, w, ldw, w_bf16, start[s] + i, alpha, C, 1, accumulate);
-        }
 }
 
 /* Tiles per activation-row count: R weight rows at once, K unrolled U times. Several weight
