@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cmlx/lm_bench.h"
 #include "cmlx/lm_hub.h"
+#include "cmlx/memory.h"
 #include "cmlx/random.h"
 
 static void usage(FILE *f) {
@@ -393,6 +394,10 @@ static int run_trials(const bench_opts *o, lm_model *m, context *c) {
     c->batch = o->batch;
     c->read_before = c->roof.read_gbs_n;
     for (int i = 0; i < o->trials; i++) {
+        /* each trial measured as a fresh generation would run: without the buffers the
+         * allocator kept from the warm-up and the trials before (their sizes need not match
+         * this trial's, so they would add to its peak RSS) */
+        mx_clear_cache();
         lm_bench_peak_rss_reset(); /* best effort: without it the peak covers the whole run */
         double w0 = now_s(), c0 = cpu_s();
         if (lm_bench_trial_batch(m, prompt, o->batch, (size_t)o->prompt_tokens, o->gen_tokens, &r)) goto out;
