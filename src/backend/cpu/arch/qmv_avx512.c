@@ -268,6 +268,13 @@ QK_INLINE void rows2_b4(const qk_weights *w, const qk_act *a, int64_t m0, int64_
 }
 
 
+/* Bytes ahead in each stream that rows_far asks the cache for (prefetcht0; the hardware
+ * prefetcher alone keeps too few lines in flight while the 4-bit kernel computes). Timed in
+ * one process interleaved with no prefetch, the Llama-3.2-1B-shaped 4-bit products of a 256 MB
+ * matrix: 512 bytes 1.11-1.20x, 1 KB 1.17-1.27x, 2 KB 1.19-1.24x, 4 KB 1.19-1.28x (one and two
+ * threads). */
+#define FAR_PREFETCH 2048
+
 /* qk_rows_far_avx512 (qmv.h): four rows from four places at once, each with the arithmetic of
  * the one-row kernels: 4-bit as rows2_b4 (two accumulators per row, even and odd chunks of 128,
  * b * sum(x) folded into the even one); 8-bit as rows_kernel (blocks of 64 two at a time, the
@@ -304,6 +311,7 @@ QK_INLINE void rows_far(const qk_weights *w, const qk_act *a, const int64_t *sta
 #define FAR_ROW(r, W, E, O)                                                                                 \
     {                                                                                                       \
         __m512i wa = _mm512_loadu_si512(W + v / 2);                                                         \
+        _mm_prefetch((const char *)(W + v / 2) + FAR_PREFETCH, _MM_HINT_T0);                                \
         __m512i la = _mm512_and_si512(wa, lo4), ha = _mm512_and_si512(_mm512_srli_epi16(wa, 4), lo4);       \
         __m512i d = shl8(_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), la, xe), ha, xo)); \
         d = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(d, la, le), ha, lo_);                                   \
@@ -320,6 +328,8 @@ QK_INLINE void rows_far(const qk_weights *w, const qk_act *a, const int64_t *sta
 #define FAR_ROW8(r, W, E, O)                                                                                  \
     {                                                                                                         \
         __m512i wa = _mm512_loadu_si512(W + v), wb = _mm512_loadu_si512(W + v + 64);                          \
+        _mm_prefetch((const char *)(W + v) + FAR_PREFETCH, _MM_HINT_T0);                                      \
+        _mm_prefetch((const char *)(W + v) + FAR_PREFETCH + 64, _MM_HINT_T0);                                 \
         if (GS == 128) {                                                                                      \
             __m512i d = _mm512_add_epi32(idot8_block(wa, xh, xl), idot8_block(wb, xh + 64, xl + 64));         \
             E = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(comb[r][g]), E);                        \
