@@ -32,8 +32,9 @@ void lm_bench_set_threads(int threads);
 
 /* Best GB/s (1e9 bytes/s) of streaming 64-bit reads over a buffer of `bytes` (make it much
  * larger than the last-level cache), with `threads` OpenMP threads, best of `reps` passes of
- * each of two ways to read a thread's share: as one stream, and as 8 interleaved streams
- * from 8 places (a core's prefetcher runs per stream, and the decode kernels read so).
+ * each of three ways to read a thread's share: as one stream, as 8 interleaved streams from
+ * 8 places (a core's prefetcher runs per stream), and the same with a software prefetch 2 KB
+ * ahead in each stream (the decode kernels read both ways).
  * A negative value with the error set when the buffer cannot be allocated. */
 double lm_bench_read_bandwidth(size_t bytes, int threads, int reps);
 

@@ -43,19 +43,23 @@ static uint64_t sum_range(const v8u64 *p, size_t n) {
 }
 
 /* The same sum over n vectors read as READ_STREAMS interleaved streams, one from each
- * READ_STREAMS-th of the range (two vectors of each in turn). A core's hardware prefetcher
- * tracks streams separately: on the 2-vCPU Xeon VM this reads ~40% more per core than one
- * stream (9.5 -> 13 GB/s), and the decode kernels read weights this way (arch/qmv.h
- * QK_FAR_STREAMS), so the ceiling is the better of the two readings. */
+ * READ_STREAMS-th of the range (two vectors of each in turn), with each stream's data asked
+ * for READ_PREFETCH bytes ahead (prefetcht0) when `prefetch` is set. A core's hardware
+ * prefetcher tracks streams separately: on the 2-vCPU Xeon VM this reads ~40% more per core
+ * than one stream (9.5 -> 13 GB/s), and a software prefetch ahead of each stream 5-10% more;
+ * the decode kernels read weights both ways (arch/qmv.h QK_FAR_STREAMS, qmv_avx512.c
+ * FAR_PREFETCH), so the ceiling is the best of the readings. */
 #define READ_STREAMS 8
+#define READ_PREFETCH 2048
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-static uint64_t sum_streams(const v8u64 *p, size_t n) {
+static uint64_t sum_streams(const v8u64 *p, size_t n, int prefetch) {
     size_t part = n / READ_STREAMS / 2 * 2;
     v8u64 s0 = {0}, s1 = {0};
     for (size_t i = 0; i < part; i += 2)
         for (int k = 0; k < READ_STREAMS; k++) {
+            if (prefetch) __builtin_prefetch((const char *)(p + k * part + i) + READ_PREFETCH, 0, 3);
             s0 += p[k * part + i];
             s1 += p[k * part + i + 1];
         }
@@ -85,14 +89,14 @@ double lm_bench_read_bandwidth(size_t bytes, int threads, int reps) {
         for (int k = 0; k < 8; k++) buf[i][k] = (uint64_t)i * 8 + (uint64_t)k;
     double best = 0;
     volatile uint64_t sink = 0;
-    for (int r = 0; r < 2 * reps; r++) { /* alternately one stream and several per thread */
+    for (int r = 0; r < 3 * reps; r++) { /* in turn: one stream, several, several with prefetch */
         uint64_t total = 0;
         double t0 = now_s();
 #pragma omp parallel num_threads(threads) reduction(+ : total)
         {
             int nt = omp_get_num_threads(), id = omp_get_thread_num();
             size_t lo = nvec * (size_t)id / (size_t)nt, hi = nvec * (size_t)(id + 1) / (size_t)nt;
-            total += r % 2 ? sum_streams(buf + lo, hi - lo) : sum_range(buf + lo, hi - lo);
+            total += r % 3 ? sum_streams(buf + lo, hi - lo, r % 3 == 2) : sum_range(buf + lo, hi - lo);
         }
         double dt = now_s() - t0;
         sink += total;

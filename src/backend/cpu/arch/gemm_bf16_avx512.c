@@ -138,7 +138,8 @@ INLINE T512 void dp_tile(int MM, int R, int U, int64_t K, const uint16_t *xb, co
 }
 
 /* Shared by dp_row8 and fx_row8: accumulator a<r> and weight row pointer w<r> per row, and
- * the stores of the 8 sums. */
+ * the stores of the 8 sums; each row's data asked for ROW8_PREFETCH bytes ahead. */
+#define ROW8_PREFETCH 2048
 #define ROW8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define ROW8_DECL(r)                                                                                           \
     __m512 a##r = _mm512_setzero_ps();                                                                         \
@@ -162,7 +163,9 @@ INLINE T512 void dp_row8(int64_t K, const uint16_t *xb, const uint16_t *w, int64
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
         __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + k);
-#define STEP(r) a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_loadu_si512(w##r + k));
+#define STEP(r)                                                                                                \
+    _mm_prefetch((const char *)(w##r + k) + ROW8_PREFETCH, _MM_HINT_T0);                                       \
+    a##r = _mm512_dpbf16_ps(a##r, xv, (__m512bh)_mm512_loadu_si512(w##r + k));
         ROW8(STEP)
     }
     if (k < K) {
@@ -297,7 +300,9 @@ INLINE T512 void fx_row8(int64_t K, const float *x, const uint16_t *w, int64_t l
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 xv = _mm512_loadu_ps(x + k);
-#define STEP(r) a##r = _mm512_fmadd_ps(xv, widen16(_mm256_loadu_si256((const __m256i *)(w##r + k)), w_bf16), a##r);
+#define STEP(r)                                                                                                \
+    if (k % 32 == 0) _mm_prefetch((const char *)(w##r + k) + ROW8_PREFETCH, _MM_HINT_T0);                      \
+    a##r = _mm512_fmadd_ps(xv, widen16(_mm256_loadu_si256((const __m256i *)(w##r + k)), w_bf16), a##r);
         ROW8(STEP)
     }
     if (k < K) {
