@@ -59,7 +59,10 @@ static uint64_t sum_streams(const v8u64 *p, size_t n, int prefetch) {
     v8u64 s0 = {0}, s1 = {0};
     for (size_t i = 0; i < part; i += 2)
         for (int k = 0; k < READ_STREAMS; k++) {
-            if (prefetch) __builtin_prefetch((const char *)(p + k * part + i) + READ_PREFETCH, 0, 3);
+            if (prefetch) { /* both 64-byte vectors of this step, READ_PREFETCH bytes on */
+                __builtin_prefetch((const char *)(p + k * part + i) + READ_PREFETCH, 0, 3);
+                __builtin_prefetch((const char *)(p + k * part + i + 1) + READ_PREFETCH, 0, 3);
+            }
             s0 += p[k * part + i];
             s1 += p[k * part + i + 1];
         }
