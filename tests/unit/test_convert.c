@@ -1,9 +1,10 @@
 /* The vectorized bfloat16 <-> float32 and float16 <-> float32 runs of mx_convert (core/dtype.c;
  * the CPU's clone / F16C where it has them) against the scalar definitions mx_f32_to_bf16 /
- * mx_bf16_to_f32 / mx_f32_to_f16 / mx_f16_to_f32, bit for bit (every float16 pattern widened), on every class of value: random bit patterns, exact ties
- * of the rounding (even and odd kept halves), values that round up into the next binade and
- * to infinity, subnormals, signed zeros, infinities, signalling and quiet NaNs with
- * payloads; at lengths around the 16-value block (tails). Also mx_round_to_dtype (float32
+ * mx_bf16_to_f32 / mx_f32_to_f16 / mx_f16_to_f32, bit for bit, on every class of value:
+ * random bit patterns, exact ties of the rounding (even and odd kept halves), values that
+ * round up into the next binade and to infinity, subnormals, signed zeros, infinities,
+ * signalling and quiet NaNs with payloads; at lengths around the 16-value block (tails); and
+ * every float16 pattern widened. Also mx_round_to_dtype (float32
  * rounded in place to bfloat16 / float16 precision) against the round trip. */
 #include <stdlib.h>
 #include <string.h>

@@ -388,8 +388,8 @@ void gemv_bf16dp_avx512(int64_t M, int64_t n0, int64_t n1, int64_t K, const uint
                         int64_t ldw, float alpha, float *C, int64_t ldc, int accumulate) {
     (void)M, (void)n0, (void)n1, (void)K, (void)xb, (void)w, (void)ldw, (void)alpha, (void)C, (void)ldc, (void)accumulate;
 }
-void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw, int w_bf16,
-                         const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
+void gemv_b16_far_avx512(int64_t K, const float *x, const uint16_t *xb, const uint16_t *w, int64_t ldw,
+                         int w_bf16, const int64_t *start, int64_t count, float alpha, float *C, int accumulate) {
     (void)K, (void)x, (void)xb, (void)w, (void)ldw, (void)w_bf16, (void)start, (void)count, (void)alpha, (void)C,
         (void)accumulate;
 }
