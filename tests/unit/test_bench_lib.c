@@ -11,6 +11,42 @@
 #include "cmlx/lm_bench.h"
 #include "test.h"
 
+/* This process's thread count (/proc/self/status), -1 when unreadable. */
+static int thread_count(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8)) n = atoi(line + 8);
+    fclose(f);
+    return n;
+}
+
+/* The measurements run their OpenMP regions on threads of their own (src/lm/bench/own_thread.h):
+ * afterwards no libgomp worker pool belongs to the caller, so the process is back to the
+ * threads it had (a pool thread kept for the caller would make libgomp stop spinning between
+ * the stream worker's regions). Run first: nothing else here may have run a region on this
+ * thread. */
+static void test_measurements_leave_no_pool(void) {
+    mx_array *one = mx_scalar(1.0, MX_FLOAT32), *two = mx_scalar(2.0, MX_FLOAT32), *warm = mx_add(one, two);
+    CHECK(warm && mx_eval1(warm) == 0); /* the stream worker runs from here on */
+    mx_free(warm);
+    mx_free(two);
+    mx_free(one);
+    int before = thread_count();
+    CHECK(before > 0);
+    CHECK(lm_bench_read_bandwidth((size_t)16 << 20, 2, 1) > 0);
+    CHECK(lm_bench_f32_fma_peak(2, 0.01) > 0);
+    CHECK(lm_bench_int8_peak(LM_INT8_PORTABLE, 2, 0.01) > 0);
+    int after = thread_count();
+    for (int i = 0; i < 500 && after != before; i++) { /* the pools' threads leave just after their owner */
+        usleep(10000);
+        after = thread_count();
+    }
+    CHECK_MSG(after == before, "%d threads before the measurements, %d after", before, after);
+}
+
 static void test_int8_paths(void) {
     lm_int8_path best = lm_int8_best_path();
     CHECK(best >= 0 && best < LM_INT8_PATH_COUNT);
@@ -106,6 +142,7 @@ static void test_random_checkpoint_errors(const char *dir) {
 }
 
 int main(void) {
+    test_measurements_leave_no_pool();
     test_int8_paths();
     test_float_peaks();
     test_bandwidth_and_gemm();

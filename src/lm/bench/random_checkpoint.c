@@ -17,6 +17,7 @@
 #include "cmlx/lm_bench.h"
 #include "cmlx/ops.h"
 #include "core/dtype.h"
+#include "lm/bench/own_thread.h"
 #include "lm/models/model_impl.h"
 
 lm_random_options lm_random_options_default(void) {
@@ -64,35 +65,49 @@ static inline float sample_normal(uint32_t r) {
     return qtable[k] + f * (qtable[k + 1] - qtable[k]);
 }
 
-/* n bf16 samples of N(0, std^2); each block of 4096 has its own stream seeded by (seed,
- * block), so the values do not depend on the thread count. */
-static void fill_normal_bf16(uint16_t *dst, int64_t n, uint64_t seed, double std) {
-    const int64_t block = 4096;
+/* A fill of n values from per-block streams (each block of 4096 has its own stream seeded by
+ * (seed, block), so the values do not depend on the thread count): bf16 samples of
+ * N(0, std^2) into bf16, else uniform 32-bit words (packed quantized codes) into words. Runs
+ * on its own thread (own_thread.h). */
+typedef struct {
+    uint16_t *bf16;
+    uint32_t *words;
+    int64_t n;
+    uint64_t seed;
+    float std;
+} fill_job;
+
+static void fill_blocks(void *p) {
+    const fill_job *j = p;
+    const int64_t block = 4096, n = j->n;
     int64_t nblocks = (n + block - 1) / block;
-    float sd = (float)std;
-    pthread_once(&qtable_once, qtable_init);
 #pragma omp parallel for schedule(static)
     for (int64_t bi = 0; bi < nblocks; bi++) {
-        uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(bi + 1));
+        uint64_t s = j->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(bi + 1));
         int64_t lo = bi * block, hi = lo + block < n ? lo + block : n;
-        for (int64_t i = lo; i < hi; i += 2) {
-            uint64_t r = splitmix64(&s);
-            dst[i] = mx_f32_to_bf16(sd * sample_normal((uint32_t)r));
-            if (i + 1 < hi) dst[i + 1] = mx_f32_to_bf16(sd * sample_normal((uint32_t)(r >> 32)));
+        if (j->bf16) {
+            for (int64_t i = lo; i < hi; i += 2) {
+                uint64_t r = splitmix64(&s);
+                j->bf16[i] = mx_f32_to_bf16(j->std * sample_normal((uint32_t)r));
+                if (i + 1 < hi) j->bf16[i + 1] = mx_f32_to_bf16(j->std * sample_normal((uint32_t)(r >> 32)));
+            }
+        } else {
+            for (int64_t i = lo; i < hi; i++) j->words[i] = (uint32_t)splitmix64(&s);
         }
     }
 }
 
-/* n random 32-bit words (packed quantized codes, uniform), same block streams as above. */
+/* n bf16 samples of N(0, std^2). */
+static void fill_normal_bf16(uint16_t *dst, int64_t n, uint64_t seed, double std) {
+    pthread_once(&qtable_once, qtable_init);
+    fill_job job = {dst, NULL, n, seed, (float)std};
+    bench_run_on_own_thread(fill_blocks, &job);
+}
+
+/* n random 32-bit words. */
 static void fill_words(uint32_t *dst, int64_t n, uint64_t seed) {
-    const int64_t block = 4096;
-    int64_t nblocks = (n + block - 1) / block;
-#pragma omp parallel for schedule(static)
-    for (int64_t bi = 0; bi < nblocks; bi++) {
-        uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(bi + 1));
-        int64_t lo = bi * block, hi = lo + block < n ? lo + block : n;
-        for (int64_t i = lo; i < hi; i++) dst[i] = (uint32_t)splitmix64(&s);
-    }
+    fill_job job = {NULL, dst, n, seed, 0};
+    bench_run_on_own_thread(fill_blocks, &job);
 }
 
 /* ---- shards ---- */

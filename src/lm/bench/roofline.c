@@ -10,6 +10,7 @@
 #include "cmlx/lm_bench.h"
 #include "cmlx/ops.h"
 #include "cmlx/random.h"
+#include "lm/bench/own_thread.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -73,6 +74,42 @@ static uint64_t sum_streams(const v8u64 *p, size_t n, int prefetch) {
     return t;
 }
 
+/* The passes of lm_bench_read_bandwidth, on their own thread (own_thread.h). */
+typedef struct {
+    v8u64 *buf;
+    size_t nvec;
+    int threads, reps;
+    double best;
+} read_job;
+
+static void read_passes(void *p) {
+    read_job *j = p;
+    v8u64 *buf = j->buf;
+    size_t nvec = j->nvec;
+    /* first touch from the threads that will read it (page placement), non-zero data */
+#pragma omp parallel for num_threads(j->threads) schedule(static)
+    for (size_t i = 0; i < nvec; i++)
+        for (int k = 0; k < 8; k++) buf[i][k] = (uint64_t)i * 8 + (uint64_t)k;
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int r = 0; r < 3 * j->reps; r++) { /* in turn: one stream, several, several with prefetch */
+        uint64_t total = 0;
+        double t0 = now_s();
+#pragma omp parallel num_threads(j->threads) reduction(+ : total)
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            size_t lo = nvec * (size_t)id / (size_t)nt, hi = nvec * (size_t)(id + 1) / (size_t)nt;
+            total += r % 3 ? sum_streams(buf + lo, hi - lo, r % 3 == 2) : sum_range(buf + lo, hi - lo);
+        }
+        double dt = now_s() - t0;
+        sink += total;
+        double gbs = (double)(nvec * sizeof(v8u64)) / dt / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    (void)sink;
+    j->best = best;
+}
+
 double lm_bench_read_bandwidth(size_t bytes, int threads, int reps) {
     if (threads < 1) threads = 1;
     if (reps < 1) reps = 1;
@@ -86,29 +123,10 @@ double lm_bench_read_bandwidth(size_t bytes, int threads, int reps) {
         mx_set_error("[bench] cannot allocate a %zu-byte bandwidth buffer", nvec * sizeof(v8u64));
         return -1;
     }
-    /* first touch from the threads that will read it (page placement), non-zero data */
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < nvec; i++)
-        for (int k = 0; k < 8; k++) buf[i][k] = (uint64_t)i * 8 + (uint64_t)k;
-    double best = 0;
-    volatile uint64_t sink = 0;
-    for (int r = 0; r < 3 * reps; r++) { /* in turn: one stream, several, several with prefetch */
-        uint64_t total = 0;
-        double t0 = now_s();
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-        {
-            int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            size_t lo = nvec * (size_t)id / (size_t)nt, hi = nvec * (size_t)(id + 1) / (size_t)nt;
-            total += r % 3 ? sum_streams(buf + lo, hi - lo, r % 3 == 2) : sum_range(buf + lo, hi - lo);
-        }
-        double dt = now_s() - t0;
-        sink += total;
-        double gbs = (double)(nvec * sizeof(v8u64)) / dt / 1e9;
-        if (gbs > best) best = gbs;
-    }
-    (void)sink;
+    read_job job = {buf, nvec, threads, reps, 0};
+    bench_run_on_own_thread(read_passes, &job);
     free(buf);
-    return best;
+    return job.best;
 }
 
 /* Best GFLOP/s of mx_matmul(a, b or b^T) on n x n operands of dtype t. */
