@@ -308,6 +308,16 @@ void mx_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n)
         f32_to_f16_run(src, dst, n);
         return;
     }
+    /* 32-bit integers to float32 (random bits become uniform floats this way): one rounding
+     * either way, so the direct cast gives the bits of the double path, ~10x faster. */
+    if (st == MX_UINT32 && dt == MX_FLOAT32) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)((const uint32_t *)src)[i];
+        return;
+    }
+    if (st == MX_INT32 && dt == MX_FLOAT32) {
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] = (float)((const int32_t *)src)[i];
+        return;
+    }
     int int_path = !mx_dtype_is_float(st) && !mx_dtype_is_float(dt);
     if (int_path) {
         if (st == MX_UINT64 && dt != MX_UINT64) { /* keep values above INT64_MAX exact */
