@@ -80,10 +80,11 @@ static void expected_bytes(uint32_t k0, uint32_t k1, unsigned char *dst, int64_t
 static void test_bits_layout(void) {
     mx_pool *p = mx_pool_begin();
     mx_array *key = mx_random_key(0x123456789abcdefull);
-    const int64_t sizes[] = {1, 2, 3, 5, 7, 8, 129, 1000};
+    /* odd sizes and the edges of the AVX-512 path's blocks of 16 pairs (32 words) */
+    const int64_t sizes[] = {1, 2, 3, 5, 7, 8, 129, 1000, 31, 32, 33, 63, 64, 65, 66, 67, 4097, 70001};
     const int widths[] = {1, 2, 4};
     const mx_dtype types[] = {MX_UINT8, MX_UINT16, MX_UINT32};
-    for (int s = 0; s < 8; s++)
+    for (int s = 0; s < (int)(sizeof sizes / sizeof *sizes); s++)
         for (int w = 0; w < 3; w++) {
             int64_t n = sizes[s], bytes = n * widths[w];
             mx_array *b = mx_random_bits(&n, 1, widths[w], key);
