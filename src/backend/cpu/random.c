@@ -37,7 +37,8 @@ __attribute__((target("avx512f"))) static void threefry16(uint32_t k0, uint32_t 
 #define TF_R(r) x0 = _mm512_add_epi32(x0, x1), x1 = _mm512_xor_si512(_mm512_rol_epi32(x1, r), x0);
 #define TF_EVEN TF_R(13) TF_R(15) TF_R(26) TF_R(6)
 #define TF_ODD TF_R(17) TF_R(29) TF_R(16) TF_R(24)
-#define TF_INJECT(A, B, i) x0 = _mm512_add_epi32(x0, A), x1 = _mm512_add_epi32(x1, _mm512_add_epi32(B, _mm512_set1_epi32(i)));
+#define TF_INJECT(A, B, i) \
+    x0 = _mm512_add_epi32(x0, A), x1 = _mm512_add_epi32(x1, _mm512_add_epi32(B, _mm512_set1_epi32(i)));
     TF_EVEN TF_INJECT(K1, K2, 1)
     TF_ODD TF_INJECT(K2, K0, 2)
     TF_EVEN TF_INJECT(K0, K1, 3)
